@@ -229,7 +229,7 @@ def _download(url: str, target: Path, expected: str) -> None:
                     for chunk in iter(lambda: response.read(_CHUNK), b""):
                         h.update(chunk)
                         out.write(chunk)
-            except OSError as exc:  # URLError and HTTPError are OSErrors
+            except (OSError, ValueError) as exc:  # URLError/HTTPError are OSErrors; bad URLs ValueError
                 raise ExpmixError(f"download of {url} failed: {exc}") from exc
         actual = h.hexdigest()
         if actual != expected:

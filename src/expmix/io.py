@@ -42,6 +42,7 @@ numpy first if that is what you want.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import math
 import re
@@ -78,16 +79,12 @@ _EDGE_RTOL = 1e-9
 def _import_optional(module: str, package: str, function: str) -> Any:
     """Import ``module`` or raise ImportError naming the extra that provides it."""
     try:
-        return __import__(module)
+        return importlib.import_module(module)
     except ImportError as exc:
         raise ImportError(
             f"expmix.io.{function} requires the optional dependency {package!r}, which is not "
             f"installed; install it with `{_INSTALL_IO}` (or `pip install {package}`)"
         ) from exc
-
-
-def _same_edge(a: float, b: float) -> bool:
-    return bool(np.isclose(a, b, rtol=_EDGE_RTOL, atol=0.0))
 
 
 def _make_binned(
@@ -348,7 +345,11 @@ def _pick_column(
         if header is None or column not in header:
             raise ValueError(
                 f"`column` {column!r} is not a column name of {source}; "
-                + (f"available: {header}" if header else "the file has no header row")
+                + (
+                    f"available: {header}"
+                    if header
+                    else "the file has no header row (a header written as a '#' comment is ignored)"
+                )
             )
         return table[:, header.index(column)]
     if isinstance(column, (int, np.integer)) and not isinstance(column, bool):
@@ -710,7 +711,8 @@ def read_root(
     key : str
         Name of the object in the file (``"dir/hist"`` for subdirectories).
     branch : str, optional
-        If given, ``key`` must be a TTree and this flat numeric branch is read as events.
+        If given, ``key`` must be a TTree (or an RNTuple, which uproot >= 5.4 writes for a
+        plain ``file[key] = {...}``) and this flat numeric branch (field) is read as events.
     range : (float, float), optional
         For a TH1: keep the bins between these two bin edges. For a branch: the fit range
         (default: data minimum and maximum; events outside raise ``ValueError``).
