@@ -160,6 +160,14 @@ class MixtureNLL:
     def __call__(self, theta: np.ndarray) -> float:
         return self.value_and_grad(theta)[0]
 
+    def log_f(self, theta: np.ndarray) -> np.ndarray:
+        """Log density at each event, or log probability of each non-empty bin."""
+        beta, logw = self.par.split(theta)
+        with np.errstate(all="ignore"):
+            t = self._terms(beta)[0] + logw[:, None]
+            mx = t.max(axis=0)
+            return np.log(np.exp(t - mx).sum(axis=0)) + mx
+
     def grad(self, theta: np.ndarray) -> np.ndarray:
         return self.value_and_grad(theta)[1]
 
@@ -219,6 +227,17 @@ class FamilyNLL:
             else:
                 val = -float(self._log_shape(self.t, p).sum()) + self.n * log_norm
         return val if np.isfinite(val) else np.inf
+
+    def log_f(self, p: np.ndarray) -> np.ndarray:
+        """Log density at each event, or log probability of each non-empty bin."""
+        p = np.asarray(p, dtype=float)
+        with np.errstate(all="ignore"):
+            ln = self._log_shape(self.t_norm, p) + self.logw_norm
+            mx = ln.max()
+            log_norm = np.log(np.exp(ln - mx).sum()) + mx if np.isfinite(mx) else np.inf
+            if self.binned:
+                return _segment_logsumexp(self._log_shape(self.t_nodes, p) + self.logw_nodes, self.starts) - log_norm
+            return self._log_shape(self.t, p) - log_norm
 
     def model(self, p: np.ndarray) -> FamilyModel:
         return FamilyModel(self.family, p, self.data.range, scale=self.scale)

@@ -48,3 +48,47 @@ def format_fit(result: Any) -> str:
         sv, se = pdg_round(float(v), float(e))
         lines.append(f"  {n:>6} = {sv} +- {se}")
     return "\n".join(lines)
+
+
+def format_selection(sel: Any) -> str:
+    """Model-selection table (k, NLL, p, AIC, BIC, deltas) followed by the reference comparison."""
+    lines = [
+        f"{'k':>3} {'NLL':>16} {'p':>3} {'AIC':>16} {'BIC':>16} {'dAIC':>9} {'dBIC':>9}  starts@best",
+    ]
+    for row in sel.table():
+        flag = "" if row["valid"] else "  INVALID"
+        lines.append(
+            f"{row['k']:>3} {row['nll']:>16.4f} {row['n_free']:>3} {row['aic']:>16.3f} {row['bic']:>16.3f} "
+            f"{row['delta_aic']:>9.2f} {row['delta_bic']:>9.2f}  {row['n_converged']}/{row['n_starts']}{flag}"
+        )
+    lines.append(f"chosen: k = {sel.k_aic} by AIC, k = {sel.k_bic} by BIC")
+    if sel.references:
+        lines.append("")
+        lines.append(f"{'model':<14} {'NLL':>16} {'p':>3} {'dAIC':>9} {'dBIC':>9}")
+        for row in sel.comparison():
+            lines.append(f"{row['model']:<14} {row['nll']:>16.4f} {row['n_free']:>3} {row['delta_aic']:>9.2f} {row['delta_bic']:>9.2f}")
+    return "\n".join(lines)
+
+
+def markdown_table(rows: list[dict[str, Any]], columns: list[tuple[str, str, str]]) -> str:
+    """Markdown table; ``columns`` are ``(key, header, format)`` triples."""
+    head = "| " + " | ".join(h for _, h, _ in columns) + " |"
+    sep = "|" + "|".join("---" if i == 0 else "---:" for i in range(len(columns))) + "|"
+    body = ["| " + " | ".join(format(r[k], f) if not isinstance(r[k], str) else r[k] for k, _, f in columns) + " |" for r in rows]
+    return "\n".join([head, sep, *body])
+
+
+def latex_table(rows: list[dict[str, Any]], columns: list[tuple[str, str, str]], caption: str = "", label: str = "") -> str:
+    """LaTeX ``table`` with booktabs rules; ``columns`` as in :func:`markdown_table`."""
+    spec = "l" + "r" * (len(columns) - 1)
+    out = ["\\begin{table}[htbp]", "\\centering", f"\\begin{{tabular}}{{{spec}}}", "\\toprule",
+           " & ".join(h for _, h, _ in columns) + " \\\\", "\\midrule"]
+    for r in rows:
+        out.append(" & ".join(format(r[k], f) if not isinstance(r[k], str) else r[k] for k, _, f in columns) + " \\\\")
+    out += ["\\bottomrule", "\\end{tabular}"]
+    if caption:
+        out.append(f"\\caption{{{caption}}}")
+    if label:
+        out.append(f"\\label{{{label}}}")
+    out.append("\\end{table}")
+    return "\n".join(out)
