@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["log_rel", "dlog_rel", "log_norm_density", "dlog_norm_density", "log_bin_prob", "dlog_bin_prob"]
+__all__ = ["rel_terms", "d2log_rel", "log_rel", "dlog_rel", "log_norm_density", "dlog_norm_density", "log_bin_prob", "dlog_bin_prob"]
 
 _SMALL = 1e-5
 
@@ -78,3 +78,39 @@ def dlog_bin_prob(beta: np.ndarray, lo: np.ndarray, width: np.ndarray, length: f
     with np.errstate(divide="ignore", invalid="ignore"):
         inner = np.where(np.isinf(width), -1.0 / beta, width * dlog_rel(beta * np.where(np.isinf(width), 0, width)))
     return -lo + inner + dlog_norm_density(beta, length)
+
+
+def d2log_rel(u: np.ndarray) -> np.ndarray:
+    """Second derivative of :func:`log_rel`: ``1/u^2 - 1/(4 sinh^2(u/2))`` (-> 1/12 at 0)."""
+    u = np.asarray(u, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        sh = np.sinh(0.5 * u)
+        big = 1.0 / (u * u) - 1.0 / (4.0 * sh * sh)
+    u2 = u * u
+    small = 1.0 / 12.0 - u2 / 240.0 + u2 * u2 / 6048.0
+    return np.where(u < 1e-2, small, big)
+
+
+def rel_terms(u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`log_rel`, :func:`dlog_rel` and :func:`d2log_rel` together, sharing one exp.
+
+    With ``q = e^{-u}`` and ``em = 1 - q``: ``log_rel = log(em / u)``, ``dlog_rel = q/em - 1/u``,
+    ``d2log_rel = 1/u^2 - q/em^2``; series below ``u = 1e-2``.
+    """
+    u = np.asarray(u, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        q = np.exp(-u)
+        em = -np.expm1(-u)
+        inv_u = 1.0 / u
+        r = q / em
+        f0 = np.log(em * inv_u)
+        f1 = r - inv_u
+        f2 = inv_u * inv_u - r / em
+    if u.size and np.min(u) < 1e-2:
+        sm = u < 1e-2
+        us = np.where(sm, u, 0.0)
+        u2 = us * us
+        f0 = np.where(sm, us * (-0.5 + us / 24.0), f0)
+        f1 = np.where(sm, -0.5 + us / 12.0 - us * u2 / 720.0, f1)
+        f2 = np.where(sm, 1.0 / 12.0 - u2 / 240.0 + u2 * u2 / 6048.0, f2)
+    return f0, f1, f2

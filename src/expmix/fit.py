@@ -28,6 +28,8 @@ from iminuit import Minuit
 
 from ._util import normalize_rng, readonly
 from .criteria import aic, bic
+from .batch import Observations
+from .batch import minimize as batch_minimize
 from .data import BinnedData, UnbinnedData
 from .likelihood import FamilyNLL, MixtureNLL
 from .models.families import SQRT_S, FamilyModel, get_family
@@ -363,6 +365,89 @@ def _family_random(x0: np.ndarray):
     return draw
 
 
+# ============================================================================ batched starts
+#: unbinned samples larger than this are screened on a fine histogram (see _screening_obs)
+SCREEN_EVENTS = 1500
+
+
+def _screening_obs(data: UnbinnedData | BinnedData) -> tuple[Observations, np.ndarray, bool]:
+    """Observations on which the starts are screened, their weights, and whether they are exact.
+
+    Binned data: the non-empty bins (exact). Unbinned data with more than ``SCREEN_EVENTS``
+    events: a histogram whose edges are data quantiles (about 10 events per bin, at most 400
+    bins); its exact binned likelihood has the same basins as the unbinned one, and the chosen
+    minimum is re-minimised on the events.
+    """
+    a, b = data.range
+    if isinstance(data, BinnedData):
+        keep = data.counts > 0
+        return Observations.bins(data.edges, a, b).take(keep), data.counts[keep], True
+    x = data.x
+    if x.size <= SCREEN_EVENTS:
+        return Observations.events(x, a, b), np.ones(x.size), True
+    nb = int(min(400, x.size // 10))
+    inner = np.unique(np.quantile(x, np.linspace(0.0, 1.0, nb + 1)[1:-1]))
+    edges = np.concatenate([[a], inner[(inner > a) & (inner < b)], [b]])
+    counts = np.histogram(x, edges)[0].astype(float)
+    keep = counts > 0
+    return Observations.bins(edges, a, b).take(keep), counts[keep], False
+
+
+def _newton_multistart(
+    data: UnbinnedData | BinnedData,
+    cost: MixtureNLL,
+    par: MixtureParametrization,
+    informed: list[np.ndarray],
+    starts: int,
+    retries: int,
+    rng: np.random.Generator,
+    strategy: int,
+    tol: float,
+) -> tuple[_Run, list[float], int, int]:
+    """All starts at once with :func:`expmix.batch.minimize`, then MIGRAD on the best minimum."""
+    draw = _mixture_random(par)
+    x0s = list(informed[:starts])
+    while len(x0s) < starts:
+        x0s.append(draw(rng))
+    obs, wts, exact = _screening_obs(data)
+    r_min = par.limits[0][0]  # type: ignore[index]
+    br = batch_minimize(np.array(x0s), par.k, par.beta_ref, obs, wts, cap=par.cap, r_min=r_min)
+    order = np.argsort(br.nll)
+    # distinct candidate minima, best first
+    cands: list[int] = []
+    for i in order:
+        if not np.isfinite(br.nll[i]):
+            break
+        if all(abs(br.nll[i] - br.nll[j]) > SAME_MINIMUM_TOL for j in cands):
+            cands.append(int(i))
+        if len(cands) == 3:
+            break
+    n_conv = int(np.sum(br.nll <= br.nll[order[0]] + SAME_MINIMUM_TOL))
+    thetas = br.theta[cands] if cands else np.array(x0s[:1])
+    if not exact:
+        ev = Observations.events(data.x, *data.range)  # type: ignore[union-attr]
+        thetas = batch_minimize(thetas, par.k, par.beta_ref, ev, np.ones(ev.size), cap=par.cap, r_min=r_min).theta
+    names, limits = par.names, par.limits
+    best: _Run | None = None
+    nfcn = 0
+    for th in thetas:
+        run = _migrad(cost, th, names, limits, cost.grad, strategy, tol)
+        nfcn += run.nfcn
+        if best is None or (run.valid and (not best.valid or run.fval < best.fval)):
+            best = run
+        if run.valid:
+            break
+    tries = 0
+    while best is not None and not best.valid and tries < retries:
+        run = _migrad(cost, best.values if tries == 0 else draw(rng), names, limits, cost.grad, 1, tol)
+        nfcn += run.nfcn
+        if run.valid or run.fval < best.fval:
+            best = run
+        tries += 1
+    assert best is not None
+    return best, [float(v) for v in br.nll], nfcn, n_conv
+
+
 # ============================================================================ public
 def fit(
     data: UnbinnedData | BinnedData,
@@ -377,6 +462,7 @@ def fit(
     scale: float = SQRT_S,
     strategy: int = 0,
     tol: float = 0.05,
+    method: str = "newton",
 ) -> FitResult:
     """Fit a k-component exponential mixture (``model=k``) or a family (``model="f2"``, ...).
 
@@ -404,12 +490,19 @@ def fit(
     strategy, tol : int, float
         MIGRAD strategy for the starts and its tolerance (the best start is polished with
         strategy >= 1 and followed by HESSE).
+    method : {"newton", "migrad"}
+        How the mixture's starts are minimised: ``"newton"`` (default) minimises all of them at
+        once with the batched exact-Hessian Newton method of :mod:`expmix.batch` and polishes the
+        best with MIGRAD; ``"migrad"`` runs MIGRAD from every start (the paper's procedure).
+        Families always use MIGRAD.
 
     Returns
     -------
     FitResult
     """
     starts = _check_int("starts", starts, 1)
+    if method not in ("newton", "migrad"):
+        raise ValueError(f"`method` must be 'newton' or 'migrad', got {method!r}")
     retries = _check_int("retries", retries, 0)
     rng = normalize_rng(rng)
     if isinstance(model, (int, np.integer)) and not isinstance(model, bool):
@@ -422,9 +515,14 @@ def fit(
         cost = MixtureNLL(data, par)
         names, limits = par.names, par.limits
         informed = _mixture_informed(par, init, rng)
-        best, fvals, nfcn, n_conv = _multistart(
-            cost, names, limits, cost.grad, informed, _mixture_random(par), starts, retries, rng, strategy, tol
-        )
+        if method == "newton":
+            best, fvals, nfcn, n_conv = _newton_multistart(
+                data, cost, par, informed, starts, retries, rng, strategy, tol
+            )
+        else:
+            best, fvals, nfcn, n_conv = _multistart(
+                cost, names, limits, cost.grad, informed, _mixture_random(par), starts, retries, rng, strategy, tol
+            )
         m, best = _finish(best, cost, names, limits, cost.grad, strategy, tol)
         errs, cov, accurate, at_limit = _errors(m, len(names))
         fitted: ExponentialMixture | FamilyModel = par.to_model(best.values)
