@@ -23,12 +23,13 @@ polishes the best one with MIGRAD and HESSE.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
 from ._math import rel_terms
 
-__all__ = ["Observations", "BatchResult", "minimize", "evaluate"]
+__all__ = ["BatchResult", "Observations", "evaluate", "minimize", "newton"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -169,6 +170,64 @@ class BatchResult:
     n_iter: int
 
 
+def newton(
+    fun: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]],
+    theta0: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    *,
+    max_iter: int = 200,
+    rtol: float = 1e-10,
+    atol: float = 1e-7,
+) -> BatchResult:
+    """Minimise B independent functions with damped saddle-free Newton steps inside a box.
+
+    ``fun(idx, theta)`` returns value (b,), gradient (b, p) and Hessian (b, p, p) of the members
+    ``idx`` at ``theta`` (b, p); an invalid point returns ``inf``. A step is kept only when it
+    lowers the member's value; the damping ``mu`` shrinks after a success and grows after a
+    failure. A member has converged after two successive accepted steps that gain less than
+    ``atol + rtol * |value|``, or when no step survives the damping.
+    """
+    theta = np.array(theta0, dtype=float, copy=True)
+    bsz, p = theta.shape
+    theta = np.clip(theta, lower, upper)
+    idx_all = np.arange(bsz)
+    val, grad, hess = fun(idx_all, theta)
+    mu = np.full(bsz, 1e-3)
+    converged = ~np.isfinite(val)
+    stall = np.zeros(bsz, dtype=int)
+    diag = np.arange(p)
+    it = 0
+    for it in range(1, max_iter + 1):
+        act = np.flatnonzero(~converged)
+        if act.size == 0:
+            break
+        th, g, h = theta[act], grad[act], hess[act].copy()
+        fixed = ((th <= lower + 1e-12) & (g > 0)) | ((th >= upper - 1e-12) & (g < 0))
+        g = np.where(fixed, 0.0, g)
+        h = np.where(fixed[:, :, None] | fixed[:, None, :], 0.0, h)
+        h[:, diag, diag] += np.where(fixed, 1.0, 0.0)
+        lam, vec = np.linalg.eigh(h)
+        alam = np.abs(lam)
+        top = alam.max(axis=1, keepdims=True)
+        alam = np.maximum(alam, 1e-12 * top + 1e-300)
+        scale = alam + mu[act, None] * top
+        step = -np.einsum("bij,bj->bi", vec, np.einsum("bji,bj->bi", vec, g) / scale)
+        trial = np.clip(th + step, lower, upper)
+        tv, tg, thh = fun(act, trial)
+        better = tv < val[act]
+        gain = val[act] - tv
+        acc = act[better]
+        theta[acc], val[acc], grad[acc], hess[acc] = trial[better], tv[better], tg[better], thh[better]
+        mu[acc] = np.maximum(mu[acc] / 4.0, 1e-9)
+        rej = act[~better]
+        mu[rej] = mu[rej] * 8.0
+        small = better & (gain <= atol + rtol * np.abs(tv))
+        stall[act] = np.where(small, stall[act] + 1, np.where(better, 0, stall[act]))
+        converged[act] |= (stall[act] >= 2) | (mu[act] > 1e8)
+    return BatchResult(theta, val, converged, it)
+
+
 def minimize(
     theta0: np.ndarray,
     k: int,
@@ -182,62 +241,23 @@ def minimize(
     rtol: float = 1e-10,
     atol: float = 1e-7,
 ) -> BatchResult:
-    """Minimise B mixture NLLs from ``theta0`` (B, p) with damped, saddle-free Newton steps.
+    """Minimise B mixture NLLs from ``theta0`` (B, p) with :func:`newton`.
 
-    Members whose weights rows differ are independent problems (toys, resamples); equal rows
-    with different ``theta0`` are a multi-start. Convergence: an accepted step that lowers the
-    NLL by less than ``atol + rtol * |nll|``, or a damping that no step survives.
+    Members whose ``weights`` rows differ are independent problems (toys, resamples); equal rows
+    (or 1-D ``weights``) with different ``theta0`` are a multi-start. Rates stay in
+    ``[r_min, cap]`` (units of ``beta_ref``), logits are free.
     """
-    theta = np.array(theta0, dtype=float, copy=True)
-    bsz, p = theta.shape
+    theta0 = np.asarray(theta0, dtype=float)
+    bsz, p = theta0.shape
     if p != 2 * k - 1:
         raise ValueError(f"`theta0` must have 2k - 1 = {2 * k - 1} columns, got {p}")
     bref = np.broadcast_to(np.asarray(beta_ref, dtype=float), (bsz,)).copy()
     wts = np.asarray(weights, dtype=float)
     per_member = wts.ndim == 2
-    lo_b = np.full(k, r_min)
-    hi_b = np.full(k, cap)
-    theta[:, :k] = np.clip(theta[:, :k], lo_b, hi_b)
+    lower = np.concatenate([np.full(k, r_min), np.full(k - 1, -np.inf)])
+    upper = np.concatenate([np.full(k, cap), np.full(k - 1, np.inf)])
 
-    def ev(idx: np.ndarray, th: np.ndarray, hess: bool = True):
-        return evaluate(th, k, bref[idx], obs, wts[idx] if per_member else wts, hessian=hess)
+    def fun(idx: np.ndarray, th: np.ndarray):
+        return evaluate(th, k, bref[idx], obs, wts[idx] if per_member else wts)
 
-    idx_all = np.arange(bsz)
-    val, grad, hess = ev(idx_all, theta)
-    mu = np.full(bsz, 1e-3)
-    converged = np.zeros(bsz, dtype=bool)
-    stall = np.zeros(bsz, dtype=int)
-    it = 0
-    for it in range(1, max_iter + 1):
-        act = np.flatnonzero(~converged)
-        if act.size == 0:
-            break
-        th, g, h = theta[act], grad[act], hess[act].copy()
-        # active bounds: hold rates at a bound whose gradient points outward
-        at_lo = (th[:, :k] <= lo_b + 1e-12) & (g[:, :k] > 0)
-        at_hi = (th[:, :k] >= hi_b - 1e-12) & (g[:, :k] < 0)
-        fixed = np.zeros_like(th, dtype=bool)
-        fixed[:, :k] = at_lo | at_hi
-        g = np.where(fixed, 0.0, g)
-        h = np.where(fixed[:, :, None] | fixed[:, None, :], 0.0, h)
-        h[:, np.arange(p), np.arange(p)] += np.where(fixed, 1.0, 0.0)
-        lam, vec = np.linalg.eigh(h)
-        alam = np.abs(lam)
-        floor = 1e-12 * alam.max(axis=1, keepdims=True) + 1e-300
-        alam = np.maximum(alam, floor)
-        scale = alam + mu[act, None] * alam.max(axis=1, keepdims=True)
-        step = -np.einsum("bij,bj->bi", vec, np.einsum("bji,bj->bi", vec, g) / scale)
-        trial = th + step
-        trial[:, :k] = np.clip(trial[:, :k], lo_b, hi_b)
-        tv, tg, thh = ev(act, trial)
-        better = tv < val[act]
-        gain = val[act] - tv
-        acc = act[better]
-        theta[acc], val[acc], grad[acc], hess[acc] = trial[better], tv[better], tg[better], thh[better]
-        mu[acc] = np.maximum(mu[acc] / 4.0, 1e-9)
-        rej = act[~better]
-        mu[rej] = mu[rej] * 8.0
-        small = better & (gain <= atol + rtol * np.abs(tv))
-        stall[act] = np.where(small, stall[act] + 1, 0)
-        converged[act] |= (stall[act] >= 2) | (mu[act] > 1e8)
-    return BatchResult(theta, val, converged, it)
+    return newton(fun, theta0, lower, upper, max_iter=max_iter, rtol=rtol, atol=atol)
