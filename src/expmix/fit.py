@@ -31,7 +31,7 @@ from .criteria import aic, bic
 from .batch import Observations
 from .batch import minimize as batch_minimize
 from .data import BinnedData, UnbinnedData
-from .likelihood import FamilyNLL, MixtureNLL
+from .likelihood import FamilyNLL, MixtureNLL, extended_term
 from .models.families import SQRT_S, FamilyModel, get_family
 from .models.mixture import ExponentialMixture
 from .parametrization import DEFAULT_CAP, MixtureParametrization, n_free_parameters
@@ -463,6 +463,7 @@ def fit(
     strategy: int = 0,
     tol: float = 0.05,
     method: str = "newton",
+    extended: bool = False,
 ) -> FitResult:
     """Fit a k-component exponential mixture (``model=k``) or a family (``model="f2"``, ...).
 
@@ -495,6 +496,11 @@ def fit(
         once with the batched exact-Hessian Newton method of :mod:`expmix.batch` and polishes the
         best with MIGRAD; ``"migrad"`` runs MIGRAD from every start (the paper's procedure).
         Families always use MIGRAD.
+    extended : bool
+        Extended likelihood with a free total yield ``nu`` (one more free parameter). The
+        extended likelihood factorises into ``Poisson(N | nu)`` times the shape likelihood, so
+        the shape fit is unchanged and ``nu = N +- sqrt(N)`` exactly, uncorrelated with the
+        shape; the NLL gains ``nu - N ln nu``.
 
     Returns
     -------
@@ -549,6 +555,16 @@ def fit(
     else:
         raise ValueError(f"`model` must be a number of components (int >= 1) or a family name, got {model!r}")
 
+    nll_value = float(best.fval)
+    values = np.array(best.values, dtype=float)
+    if extended:
+        n_ev = data.n_events
+        names = tuple(names) + ("nu",)
+        values = np.append(values, n_ev)
+        errs = np.append(errs, np.sqrt(n_ev))
+        cov = np.block([[cov, np.zeros((cov.shape[0], 1))], [np.zeros((1, cov.shape[0])), np.full((1, 1), n_ev)]])
+        nll_value += extended_term(n_ev, n_ev)
+        n_free += 1
     valid = bool(best.valid and np.isfinite(best.fval))
     label = f"mixture k={extra['k']}" if kind == "mixture" else kind
     if not valid:
@@ -563,10 +579,10 @@ def fit(
         kind=kind,
         model=fitted,
         names=tuple(names),
-        values=readonly(np.array(best.values, dtype=float)),
+        values=readonly(values),
         errors=readonly(errs),
         covariance=readonly(cov),
-        nll=float(best.fval),
+        nll=nll_value,
         n_free=n_free,
         n_events=data.n_events,
         binned=isinstance(data, BinnedData),

@@ -52,15 +52,20 @@ class Chi2Result:
 
 
 def merge_bins(counts: Any, min_count: float = 30) -> np.ndarray:
-    """Indices where merged bins start (left to right, each >= ``min_count``; leftovers join the last)."""
+    """Indices where merged bins start (left to right, each >= ``min_count``; leftovers join the last).
+
+    Each merged bin ends at the first bin where the running count since its start reaches
+    ``min_count``, found with a binary search on the cumulative counts (one step per merged bin).
+    """
     counts = np.asarray(counts, dtype=float)
-    starts, acc = [0], 0.0
-    for i, c in enumerate(counts):  # one pass over bins (not events); merged bins are few
-        acc += c
-        if acc >= min_count and i + 1 < counts.size:
-            starts.append(i + 1)
-            acc = 0.0
-    if acc < min_count and len(starts) > 1:
+    cum = np.concatenate([[0.0], np.cumsum(counts)])
+    starts = [0]
+    while True:
+        end = int(np.searchsorted(cum, cum[starts[-1]] + min_count, side="left"))  # bins [start, end)
+        if end >= counts.size:
+            break
+        starts.append(end)
+    if len(starts) > 1 and cum[-1] - cum[starts[-1]] < min_count:
         starts.pop()
     return np.asarray(starts, dtype=np.intp)
 

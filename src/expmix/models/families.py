@@ -281,9 +281,9 @@ class FamilyModel:
         return n_total * self.bin_probabilities(edges)
 
     def integral(self, a: Any, b: Any) -> np.ndarray:
+        """Probability of ``[a, b]`` (clipped to the support), vectorized through :meth:`cdf`."""
         a, b = np.broadcast_arrays(np.asarray(a, float), np.asarray(b, float))
-        out = np.array([self.bin_probabilities([ai, bi])[0] if bi > ai else 0.0 for ai, bi in zip(a.ravel(), b.ravel())])
-        return out.reshape(a.shape)
+        return np.where(b > a, np.clip(self.cdf(b) - self.cdf(a), 0.0, 1.0), 0.0)
 
     def _cdf_table(self) -> tuple[np.ndarray, np.ndarray]:
         grid = np.geomspace(*self.support, 4097) if self.support[0] > 0 else np.linspace(*self.support, 4097)
