@@ -20,9 +20,9 @@ _SMALL = 1e-5
 def log_rel(u: np.ndarray) -> np.ndarray:
     """``log((1 - exp(-u)) / u)`` for ``u >= 0`` (series below 1e-5; ``-log u`` at ``inf``)."""
     u = np.asarray(u, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         big = np.log(-np.expm1(-u)) - np.log(u)
-    small = u * (-0.5 + u / 24.0)
+        small = u * (-0.5 + u / 24.0)
     return np.where(u < _SMALL, small, big)
 
 
@@ -31,7 +31,7 @@ def dlog_rel(u: np.ndarray) -> np.ndarray:
     u = np.asarray(u, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         big = 1.0 / np.expm1(u) - 1.0 / u
-    small = -0.5 + u / 12.0
+        small = -0.5 + u / 12.0
     return np.where(u < _SMALL, small, big)
 
 
@@ -86,8 +86,8 @@ def d2log_rel(u: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         sh = np.sinh(0.5 * u)
         big = 1.0 / (u * u) - 1.0 / (4.0 * sh * sh)
-    u2 = u * u
-    small = 1.0 / 12.0 - u2 / 240.0 + u2 * u2 / 6048.0
+        u2 = u * u
+        small = 1.0 / 12.0 - u2 / 240.0 + u2 * u2 / 6048.0
     return np.where(u < 1e-2, small, big)
 
 

@@ -72,8 +72,9 @@ class MixtureParametrization:
         theta = np.asarray(theta, dtype=float)
         beta = theta[: self.k] * self.beta_ref
         v = np.concatenate([[0.0], theta[self.k :]])
-        m = v.max()
-        logw = v - (m + np.log(np.exp(v - m).sum()))
+        with np.errstate(all="ignore"):  # inf/nan logits give nan weights; the cost turns them into inf
+            m = v.max()
+            logw = v - (m + np.log(np.exp(v - m).sum()))
         return beta, logw
 
     def to_model(self, theta: np.ndarray) -> ExponentialMixture:

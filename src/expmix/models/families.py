@@ -192,9 +192,11 @@ def _quadrature_cached(edges: tuple[float, ...], max_rel: float) -> tuple[np.nda
         nodes.append(m)
         weights.append(w)
         start.append(start[-1] + m.size)
+    with np.errstate(divide="ignore"):  # zero-width bins (edges clipped to the support) get -inf
+        logw = np.log(np.concatenate(weights))
     return (
         readonly(np.concatenate(nodes)),
-        readonly(np.log(np.concatenate(weights))),
+        readonly(logw),
         readonly(np.asarray(start[:-1], dtype=np.intp)),
     )
 

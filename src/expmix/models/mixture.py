@@ -159,7 +159,8 @@ class ExponentialMixture:
             elif b * L < 1e-8:
                 means.append(a + L / 2.0)
             else:
-                means.append(a + 1.0 / b - L / np.expm1(b * L))
+                with np.errstate(over="ignore"):
+                    means.append(a + 1.0 / b - L / np.expm1(b * L))
         return float(np.dot(self.weights, means))
 
     # ----------------------------------------------------------------- sampling
