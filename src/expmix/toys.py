@@ -38,6 +38,10 @@ __all__ = [
 ]
 
 
+#: convergence of the toy fits: two successive steps each gaining less than this in NLL
+TOY_ATOL = 1e-6
+
+
 def fine_edges(support: tuple[float, float], upper_hint: float, n_bins: int = 200) -> np.ndarray:
     """Shared binning: ``n_bins`` log-spaced bins from ``x_min`` to ``upper_hint`` (or linear
     when ``x_min <= 0``), then bins growing by the same ratio up to ``x_max``."""
@@ -153,12 +157,15 @@ def fit_mixtures(
     cap: float = DEFAULT_CAP,
     init: dict[int, np.ndarray] | None = None,
     max_iter: int = 200,
+    atol: float = TOY_ATOL,
 ) -> MixtureFits:
     """Fit k-component mixtures to each row of ``counts`` (T, J) on the shared ``edges``.
 
     Starts per toy and k: the given ``init[k]`` (T, 2k-1) if any (e.g. a toy's own fit for its
     bootstrap resamples), the splits of the toy's best (k-1) fit, then random points; ``starts``
     in all. ``beta_ref`` defaults to ``1 / (mean - x_min)`` from the bin centres of each row.
+    ``rng`` is one generator for all rows, or a sequence of T generators (one per row: each
+    row's random starts then depend only on its own generator, not on the batch it is in).
     """
     counts = np.atleast_2d(np.asarray(counts, dtype=float))
     edges = np.asarray(edges, dtype=float)
@@ -166,7 +173,8 @@ def fit_mixtures(
     if nb != edges.size - 1:
         raise ValueError(f"`counts` must have len(`edges`) - 1 = {edges.size - 1} columns, got {nb}")
     ks = tuple(sorted(int(k) for k in ks))
-    rng = normalize_rng(rng)
+    row_rngs = [normalize_rng(g) for g in rng] if isinstance(rng, (list, tuple)) else None
+    rng = normalize_rng(None if row_rngs is not None else rng)
     support = (float(edges[0]), float(edges[-1]))
     n_ev = counts.sum(axis=1)
     if beta_ref is None:
@@ -187,12 +195,16 @@ def fit_mixtures(
         elif (k - 1) in thetas:
             cand.extend(_split_starts(thetas[k - 1], k, cap))
         cand = cand[:starts]
-        while len(cand) < starts:
-            r = np.sort(np.exp(rng.uniform(np.log(0.05), np.log(cap), (t, k))), axis=1)
-            cand.append(np.concatenate([r, rng.normal(0.0, 1.5, (t, k - 1))], axis=1))
+        n_rand = max(starts - len(cand), 0)
+        if n_rand:
+            if row_rngs is not None:
+                draws = np.stack([_random_thetas(g, n_rand, k, cap) for g in row_rngs], axis=0)
+            else:
+                draws = _random_thetas(rng, n_rand * t, k, cap).reshape(t, n_rand, 2 * k - 1)
+            cand.extend(draws[:, i] for i in range(n_rand))
         s = len(cand)
         th0 = np.stack(cand, axis=1).reshape(t * s, p)
-        res = minimize(th0, k, np.repeat(beta_ref, s), obs, np.repeat(counts, s, axis=0), cap=cap, max_iter=max_iter)
+        res = minimize(th0, k, np.repeat(beta_ref, s), obs, np.repeat(counts, s, axis=0), cap=cap, max_iter=max_iter, atol=atol)
         vals = res.nll.reshape(t, s)
         best = np.argmin(np.where(np.isfinite(vals), vals, np.inf), axis=1)
         rows = np.arange(t)
@@ -200,6 +212,12 @@ def fit_mixtures(
         conv[:, ik] = res.converged.reshape(t, s)[rows, best]
         thetas[k] = res.theta.reshape(t, s, p)[rows, best]
     return MixtureFits(ks, nll, thetas, beta_ref, conv, n_ev, support, edges)
+
+
+def _random_thetas(rng: np.random.Generator, n: int, k: int, cap: float) -> np.ndarray:
+    """``n`` random starting points (n, 2k-1): rates log-uniform on [0.05, cap], logits N(0, 1.5)."""
+    r = np.sort(np.exp(rng.uniform(np.log(0.05), np.log(cap), (n, k))), axis=1)
+    return np.concatenate([r, rng.normal(0.0, 1.5, (n, k - 1))], axis=1)
 
 
 def mixture_grid(theta: np.ndarray, k: int, beta_ref: np.ndarray, support: tuple[float, float], x: Any) -> np.ndarray:
@@ -300,6 +318,7 @@ def _family_fit_one(
     logw_nodes: np.ndarray,
     p0: np.ndarray,
     max_iter: int,
+    atol: float,
 ) -> Any:
     linear = name in _LINEAR
     n_tot = weights.sum(axis=1)
@@ -339,7 +358,29 @@ def _family_fit_one(
         return val, grad, hess
 
     P = p0.shape[1]
-    return newton(fun, p0, np.full(P, -np.inf), np.full(P, np.inf), max_iter=max_iter)
+    if linear or not np.all(p0[:, 0] > 0):
+        return newton(fun, p0, np.full(P, -np.inf), np.full(P, np.inf), max_iter=max_iter, atol=atol)
+
+    # f3/f4 with p1 > 0: minimise in q = ln p1. Their likelihood has a long valley towards
+    # p1 -> inf (the shape tends to a limit), which is far straighter in ln p1.
+    def fun_log(idx: np.ndarray, z: np.ndarray):
+        p = z.copy()
+        p[:, 0] = np.exp(z[:, 0])
+        val, grad, hess = fun(idx, p)
+        j = p[:, 0]
+        g0 = grad[:, 0].copy()
+        grad[:, 0] = g0 * j
+        hess[:, 0, :] *= j[:, None]
+        hess[:, :, 0] *= j[:, None]
+        hess[:, 0, 0] += g0 * j
+        return val, grad, hess
+
+    z0 = p0.copy()
+    z0[:, 0] = np.log(p0[:, 0])
+    res = newton(fun_log, z0, np.full(P, -np.inf), np.full(P, np.inf), max_iter=max_iter, atol=atol)
+    theta = res.theta.copy()
+    theta[:, 0] = np.exp(theta[:, 0])
+    return type(res)(theta, res.nll, res.converged, res.n_iter)
 
 
 def fit_families(
@@ -351,6 +392,7 @@ def fit_families(
     init: dict[str, np.ndarray] | None = None,
     scale: float = SQRT_S,
     max_iter: int = 300,
+    atol: float = TOY_ATOL,
 ) -> dict[str, FamilyFits]:
     """Unbinned maximum-likelihood fits of reference families to each row of ``samples`` (T, n).
 
@@ -376,12 +418,12 @@ def fit_families(
         else:
             first = UnbinnedData(samples[0], support)
             p0 = np.broadcast_to(_family_informed(fam, first, scale)[0], (t, fam.n_params)).copy()
-        res = _family_fit_one(name, t_ev, w, t_nodes, logw, p0, max_iter)
+        res = _family_fit_one(name, t_ev, w, t_nodes, logw, p0, max_iter, atol)
         params, nll, conv = res.theta, res.nll, res.converged
         bad = np.flatnonzero(~np.isfinite(nll))
         for i in bad:  # rare: a toy the shared start does not suit
             own = _family_informed(fam, UnbinnedData(samples[i], support), scale)[0]
-            r1 = _family_fit_one(name, t_ev[i : i + 1], w[i : i + 1], t_nodes, logw, own[None, :], max_iter)
+            r1 = _family_fit_one(name, t_ev[i : i + 1], w[i : i + 1], t_nodes, logw, own[None, :], max_iter, atol)
             params[i], nll[i], conv[i] = r1.theta[0], r1.nll[0], r1.converged[0]
         out[name] = FamilyFits(name, params, nll, conv, support, scale)
     return out
