@@ -17,6 +17,15 @@ from ._util import as_float_array, check_range, readonly
 __all__ = ["BinnedData", "UnbinnedData", "Data"]
 
 
+def _reference_rate(mean: float, x_min: float, name: str) -> float:
+    if not mean > x_min:
+        raise ValueError(
+            f"`{name}` must have a mean above x_min = {x_min} for the reference rate 1/(mean - x_min), "
+            f"got mean {mean}"
+        )
+    return 1.0 / (mean - x_min)
+
+
 @dataclass(frozen=True, eq=False)
 class UnbinnedData:
     """Events ``x`` observed on the fit range ``range = (x_min, x_max)``.
@@ -63,7 +72,7 @@ class UnbinnedData:
 
     def reference_rate(self) -> float:
         """Reference rate ``1 / (mean(x) - x_min)`` (the closed-form k=1 MLE on ``[x_min, inf)``)."""
-        return 1.0 / (self.mean() - self.range[0])
+        return _reference_rate(self.mean(), self.range[0], "x")
 
     def __len__(self) -> int:
         return int(self.x.size)
@@ -149,7 +158,7 @@ class BinnedData:
 
     def reference_rate(self) -> float:
         """Reference rate ``1 / (mean - x_min)`` with the mean taken from the bin centres."""
-        return 1.0 / (self.mean() - self.range[0])
+        return _reference_rate(self.mean(), self.range[0], "counts")
 
     def append_bins(self, edges: Any, counts: Any | None = None) -> BinnedData:
         """Return a copy with extra bins on the right (e.g. an empty bin up to a chosen x_max)."""

@@ -531,6 +531,10 @@ def fit(
             )
         m, best = _finish(best, cost, names, limits, cost.grad, strategy, tol)
         errs, cov, accurate, at_limit = _errors(m, len(names))
+        if not np.all(np.isfinite(best.values)):  # a failed minimisation: keep a finite, flagged point
+            best = _Run(np.inf, np.asarray(informed[0] if informed else _mixture_random(par)(rng), float), False, best.nfcn)
+            m = None
+            errs, cov, accurate, at_limit = _errors(None, len(names))
         fitted: ExponentialMixture | FamilyModel = par.to_model(best.values)
         kind, extra = "mixture", dict(k=k, beta_ref=bref, cap=cap)
         n_free = par.n_free

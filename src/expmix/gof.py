@@ -61,7 +61,8 @@ def merge_bins(counts: Any, min_count: float = 30) -> np.ndarray:
     cum = np.concatenate([[0.0], np.cumsum(counts)])
     starts = [0]
     while True:
-        end = int(np.searchsorted(cum, cum[starts[-1]] + min_count, side="left"))  # bins [start, end)
+        # the merged bin is [start, end): it ends where the running count reaches min_count
+        end = max(int(np.searchsorted(cum, cum[starts[-1]] + min_count, side="left")), starts[-1] + 1)
         if end >= counts.size:
             break
         starts.append(end)
