@@ -438,6 +438,7 @@ def run_dijet(
     retries: int = DIJET_RETRIES,
     seed: int = 0,
     ks: Iterable[int] = DIJET_KS,
+    download: bool = True,
     progress: Progress | None = None,
 ) -> PaperResult:
     """Section 3.1: the ATLAS dijet spectrum, Table 1 and Figures 1-2.
@@ -445,13 +446,15 @@ def run_dijet(
     Parameters
     ----------
     data_dir : str or Path, optional
-        Where the data are (see :func:`expmix.datasets.data_dir`); nothing is downloaded.
+        Where the data are (see :func:`expmix.datasets.data_dir`).
     starts, retries : int
         Starts per mixture fit and retries per start (paper: 80 and 100).
     seed : int
         Seed of the starting points.
     ks : iterable of int
         Numbers of components (paper: 1..6).
+    download : bool
+        Download (and verify) missing data files (see :func:`expmix.datasets.fetch`).
     progress : callable, optional
         Called with a one-line message at each stage.
     """
@@ -459,7 +462,7 @@ def run_dijet(
 
     t0 = time.perf_counter()
     _note(progress, "dijet: loading the ATLAS spectrum (HEPData ins1759712, Table 2)")
-    data = load_atlas_dijet(data_dir, download=False)
+    data = load_atlas_dijet(data_dir, download=download)
     elapsed = {"load": time.perf_counter() - t0}
     settings = dict(
         table=1, figures=(1, 2), published_settings=False,
@@ -482,6 +485,7 @@ def run_diphoton(
     seed: int = 0,
     ks: Iterable[int] = DIPHOTON_KS,
     published_settings: bool = False,
+    download: bool = True,
     progress: Progress | None = None,
 ) -> PaperResult:
     """Section 3.2: the CMS diphoton spectrum, Table 2 and Figures 3-4.
@@ -489,7 +493,7 @@ def run_diphoton(
     Parameters
     ----------
     data_dir : str or Path, optional
-        Where the data are (see :func:`expmix.datasets.data_dir`); nothing is downloaded.
+        Where the data are (see :func:`expmix.datasets.data_dir`).
     starts, retries : int
         Starts per mixture fit and retries per start (paper: 20 and 5).
     seed : int
@@ -501,6 +505,8 @@ def run_diphoton(
         binning, which the authors' RooFit fits silently used) and charge the mixture ``2k``
         parameters (:func:`published_mixture_n_par`). Default: the paper's stated settings,
         [500, 10000] GeV and ``2k - 1``.
+    download : bool
+        Download (and verify) missing data files (see :func:`expmix.datasets.fetch`).
     progress : callable, optional
         Called with a one-line message at each stage.
     """
@@ -508,9 +514,9 @@ def run_diphoton(
 
     t0 = time.perf_counter()
     _note(progress, "diphoton: loading the CMS EBEB events and bin edges")
-    edges = load_cms_diphoton_edges(data_dir, download=False)
+    edges = load_cms_diphoton_edges(data_dir, download=download)
     rng_ = (float(edges[0]), float(edges[-1])) if published_settings else DIPHOTON_RANGE
-    data = load_cms_diphoton(data_dir, range=rng_, download=False)
+    data = load_cms_diphoton(data_dir, range=rng_, download=download)
     elapsed = {"load": time.perf_counter() - t0}
     settings = dict(
         table=2, figures=(3, 4), published_settings=bool(published_settings),
@@ -533,6 +539,7 @@ def run_paper(
     starts: int | None = None,
     seed: int = 0,
     published_settings: bool = False,
+    download: bool = True,
     progress: Progress | None = None,
 ) -> tuple[PaperResult, ...]:
     """Run ``"dijet"``, ``"diphoton"`` or ``"all"`` as ``expmix paper`` does.
@@ -552,9 +559,11 @@ def run_paper(
         )
     out: list[PaperResult] = []
     if target in ("dijet", "all"):
-        out.append(run_dijet(data_dir, starts=starts or DIJET_STARTS, seed=seed, progress=progress))
+        out.append(run_dijet(data_dir, starts=DIJET_STARTS if starts is None else starts, seed=seed,
+                             download=download, progress=progress))
     if target in ("diphoton", "all"):
-        kw = dict(starts=starts or DIPHOTON_STARTS, seed=seed, progress=progress)
+        kw = dict(starts=DIPHOTON_STARTS if starts is None else starts, seed=seed, download=download,
+                  progress=progress)
         if not published_settings:
             out.append(run_diphoton(data_dir, **kw))  # type: ignore[arg-type]
         out.append(run_diphoton(data_dir, published_settings=True, **kw))  # type: ignore[arg-type]
@@ -568,16 +577,21 @@ _TEX_COLUMNS = [("model", "Model", ""), ("chi2", "$\\chi^2$", ""), ("chi2_ndf", 
                 ("delta_aic", "$\\Delta\\mathrm{AIC}$", ""), ("delta_bic", "$\\Delta\\mathrm{BIC}$", "")]
 
 
-def _caption(res: PaperResult) -> str:
+def _caption(res: PaperResult, tex: bool = True) -> str:
     s = res.settings
     lo, hi = s.range
     mix = res.fits[-1]
     what = "the ATLAS Run 2 dijet data" if s.example == "dijet" else "the CMS Run 2 high-mass diphoton data (EBEB)"
-    refs = "the dijet function" if s.example == "dijet" else "$f_1$-$f_4$"
+    if tex:
+        refs = "the dijet function" if s.example == "dijet" else "$f_1$-$f_4$"
+        k, chi2, delta = f"$k = {mix.k}$", "$\\chi^2$", "$\\Delta$"
+    else:
+        refs = "the dijet function" if s.example == "dijet" else "f1-f4"
+        k, chi2, delta = f"k = {mix.k}", "χ²", "Δ"
     return (
-        f"Goodness-of-fit metrics for {refs} and the exponential mixture chosen by AIC ($k = {mix.k}$) fit to {what} "
-        f"on {lo:g}-{hi:g} GeV. For the $\\chi^2$, bins are merged until they contain at least {s.min_count:g} events. "
-        f"Mixture parameters counted as {s.mixture_n_par}; $\\Delta$ relative to the minimum over the rows."
+        f"Goodness-of-fit metrics for {refs} and the exponential mixture chosen by AIC ({k}) fit to {what} "
+        f"on {lo:g}-{hi:g} GeV. For the {chi2}, bins are merged until they contain at least {s.min_count:g} events. "
+        f"Mixture parameters counted as {s.mixture_n_par}; {delta} relative to the minimum over the rows."
     )
 
 
@@ -586,7 +600,7 @@ def _table_texts(res: PaperResult) -> tuple[str, str]:
 
     cells = res.formatted()
     md = markdown_table(cells, _MD_COLUMNS)
-    md_caption = _caption(res).replace("$\\chi^2$", "χ²").replace("$\\Delta$", "Δ").replace("$", "")
+    md_caption = _caption(res, tex=False)
     md = f"**Table {res.settings.table}{' (published settings)' if res.settings.published_settings else ''}.** " \
          f"{md_caption}\n\n{md}\n"
     tex_cells = [dict(c, model=_row_name(f, tex=True)) for c, f in zip(cells, res.fits)]
@@ -594,7 +608,7 @@ def _table_texts(res: PaperResult) -> tuple[str, str]:
     return md, tex
 
 
-def _figures(res: PaperResult, dpi: float) -> dict[str, Any]:
+def _figures(res: PaperResult) -> dict[str, Any]:
     from .plotting import plot_fit, plot_selection
 
     if res.example == "dijet":
@@ -643,13 +657,16 @@ def write_outputs(
             written.append(p)
         written.append(write_json(res.to_dict(), out / f"{res.table_stem}.json"))
         if figures:
+            from .plotting import styled
+
             t0 = time.perf_counter()
             _note(progress, f"{res.example}: drawing {', '.join(res.figure_stems)}")
-            for stem, fig in _figures(res, dpi).items():
-                for ext in ("png", "pdf"):
-                    p = out / f"{stem}.{ext}"
-                    fig.savefig(p, dpi=dpi)
-                    written.append(p)
+            for stem, fig in _figures(res).items():
+                with styled():  # mathtext is laid out at save time: keep the style's fonts
+                    for ext in ("png", "pdf"):
+                        p = out / f"{stem}.{ext}"
+                        fig.savefig(p, dpi=dpi)
+                        written.append(p)
             fig_time[res.table_stem] = time.perf_counter() - t0
     p = out / "report.md"
     p.write_text(build_report(res_list, figures=figures, command=command, figure_seconds=fig_time), encoding="utf-8")
@@ -696,7 +713,7 @@ def _settings_table(res_list: Sequence[PaperResult]) -> str:
     heads = ["", *[("diphoton (published settings)" if r.settings.published_settings else r.example) for r in res_list]]
     lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
     for key in cols[0]:
-        lines.append(f"| {key} | " + " | ".join(c[key] for c in cols) + " |")
+        lines.append(f"| {key} | " + " | ".join(c[key].replace("|", "\\|") for c in cols) + " |")
     return "\n".join(lines)
 
 
@@ -718,6 +735,14 @@ def _side_by_side(res: PaperResult) -> str:
     return "\n".join(lines)
 
 
+def _selection_table(res: PaperResult) -> str:
+    sel = res.selection
+    lines = ["| k | NLL | p | ΔAIC | ΔBIC | starts at the best minimum |", "|---:|---:|---:|---:|---:|---:|"]
+    for k, f, da, db in zip(sel.ks, sel.fits, sel.delta_aic, sel.delta_bic):
+        lines.append(f"| {k} | {f.nll:.4f} | {f.n_free} | {da:.2f} | {db:.2f} | {f.n_converged}/{f.n_starts} |")
+    return "\n".join(lines)
+
+
 def _nll_gap(rows: Sequence[TableRow]) -> tuple[float, int]:
     ref = next(r for r in rows if r.key != "mixture")
     mix = next(r for r in rows if r.key == "mixture")
@@ -731,7 +756,7 @@ def _dijet_reasons(res: PaperResult) -> dict[tuple[str, str], str]:
     gap_aic = (float(pub["dijet"].delta_aic) + 2 * dp) / 2
     gap_bic = (dp * ln_n - float(pub["mixture"].delta_bic)) / 2
     mix = res.row("mixture")
-    better = ("our fits are the exact optima, lower than the published fits by about one NLL unit for the "
+    better = ("our fits reach the exact optima, below the published fits by about one NLL unit for the "
               "k = 4 mixture and half a unit for the dijet function")
     return {
         ("mixture", "chi2"): f"{better}, and the better mixture fit has the lower χ².",
@@ -863,8 +888,8 @@ def build_report(
                 if a is not None:
                     out.append(f"| {r.name} | {r.nll:.4f} | {a:.4f} | {r.nll - a:+.4f} |")
             out.append("")
-        sel = res.selection
-        out += [f"Model selection over k ({'; '.join(f'k = {k}: NLL {f.nll:.4f}, ΔAIC {da:.2f}, ΔBIC {db:.2f}' for k, f, da, db in zip(sel.ks, sel.fits, sel.delta_aic, sel.delta_bic))}).", ""]
+        out += ["Model selection over k (Figure "
+                f"{res.settings.figures[0]}; p = 2k − 1, Δ relative to the minimum over k):", "", _selection_table(res), ""]
         if figures:
             cap1, cap2 = _figure_captions(res)
             n1, n2 = res.settings.figures

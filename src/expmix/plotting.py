@@ -44,6 +44,7 @@ __all__ = [
     "plot_residuals",
     "plot_selection",
     "style",
+    "styled",
 ]
 
 #: colours of the curves, in order (colour-blind friendly: the CMS/Petroff palette, mixture last in red)
@@ -100,6 +101,21 @@ def style(name: str = "CMS") -> dict[str, Any]:
     if not isinstance(st, Mapping):
         raise ValueError(f"`style` must name an mplhep style such as 'CMS' or 'ATLAS', got {name!r}")
     return dict(st)
+
+
+def styled(name: str | Mapping[str, Any] | None = "CMS") -> Any:
+    """Context manager applying :func:`style` (or a dict of rcParams) to the rcParams.
+
+    Mathtext (``$m_{jj}$``) is laid out when a figure is *drawn*, with the rcParams of that
+    moment: save figures made with a style inside the same style to keep their fonts::
+
+        art = plot_fit(data, fits)
+        with styled():
+            art.fig.savefig("fit.pdf")
+    """
+    mpl = _require_matplotlib()
+    rc = {} if name is None else (dict(name) if isinstance(name, Mapping) else style(name))
+    return mpl.rc_context(rc)
 
 
 def _rc(style_arg: Any, creating: bool) -> dict[str, Any]:
@@ -182,11 +198,12 @@ def _models(results: Any, labels: Any) -> list[tuple[str, Any, bool]]:
 def _styles(entries: list[tuple[str, Any, bool]]) -> list[dict[str, Any]]:
     out, j = [], 0
     for _, _, is_mix in entries:
+        # the mixture is solid and drawn below the dashed references, so that all stay visible
         if is_mix:
-            out.append({"color": MIXTURE_COLOR, "linestyle": "-", "linewidth": 3.0, "zorder": 4})
+            out.append({"color": MIXTURE_COLOR, "linestyle": "-", "linewidth": 3.0, "zorder": 3})
         else:
             out.append({"color": CURVE_COLORS[j % len(CURVE_COLORS)], "linestyle": _LINESTYLES[j % len(_LINESTYLES)],
-                        "linewidth": 2.5, "zorder": 3})
+                        "linewidth": 2.5, "zorder": 4})
             j += 1
     return out
 
@@ -259,6 +276,8 @@ def plot_selection(
         unless it is a dict.
     """
     mpl = _require_matplotlib()
+    from matplotlib.ticker import NullLocator
+
     creating = ax is None
     rc = _rc(style, creating)
     all_k = np.asarray(selection.ks)
@@ -274,21 +293,22 @@ def plot_selection(
         (bic_line,) = ax.plot(all_k[show], db[show], "x", color="blue", markersize=16, markeredgewidth=3,
                               label="BIC", zorder=4)
         ax.set_xlabel("Number of components $k$")
-        ax.set_ylabel(r"$\Delta\mathrm{IC} = \mathrm{IC} - \min\,\mathrm{IC}$")
+        ax.set_ylabel("ΔAIC, ΔBIC")
         ax.set_xticks(all_k[show])
-        ax.xaxis.set_minor_locator(mpl.ticker.NullLocator())
+        ax.xaxis.set_minor_locator(NullLocator())
         lo, hi = all_k[show].min(), all_k[show].max()
         ax.set_xlim(lo - 0.5, hi + 0.5)
-        top = float(max(da[show].max(), db[show].max()))
-        ax.set_ylim(-0.06 * max(top, 1.0), 1.12 * max(top, 1.0))
+        top = max(float(max(da[show].max(), db[show].max())), 1.0)
+        ax.set_ylim(-0.05 * top, 1.55 * top)  # headroom for the legend and the note
         ax.axhline(0.0, color="0.6", linewidth=1, zorder=1)
-        legend = ax.legend(loc="upper left", title=f"AIC: $k = {selection.k_aic}$, BIC: $k = {selection.k_bic}$")
+        legend = ax.legend(loc="upper left", title=f"chosen: AIC $k = {selection.k_aic}$, BIC $k = {selection.k_bic}$",
+                           title_fontsize="small", alignment="left")
         if note_hidden and not show.all():
-            hidden = ", ".join(
-                f"$k={k}$: {_sci(a)}, {_sci(b)}" for k, a, b in zip(all_k[~show], da[~show], db[~show])
+            hidden = "\n".join(
+                f"$k = {k}$: {_sci(a)}, {_sci(b)}" for k, a, b in zip(all_k[~show], da[~show], db[~show])
             )
-            ax.text(0.98, 0.97, "off scale ($\\Delta$AIC, $\\Delta$BIC):\n" + hidden.replace("), ", ")\n"),
-                    transform=ax.transAxes, ha="right", va="top", fontsize="x-small", color="0.3")
+            ax.text(0.97, 0.96, "off scale (ΔAIC, ΔBIC):\n" + hidden, transform=ax.transAxes, ha="right",
+                    va="top", fontsize="x-small", color="0.25", linespacing=1.4)
     return SelectionArtists(fig, ax, aic_line, bic_line, legend)
 
 
@@ -365,7 +385,7 @@ def plot_residuals(
                                      markersize=6, label=name, zorder=s["zorder"])[0]
             else:
                 arts[name] = ax.stairs(np.nan_to_num(r), e, color=s["color"], linestyle=s["linestyle"],
-                                       linewidth=2.0 if s["linestyle"] != "-" else 2.5, label=name,
+                                       linewidth=1.6 if s["linestyle"] != "-" else 2.2, label=name,
                                        zorder=s["zorder"], baseline=None)
         ax.axhline(0.0, color="black", linewidth=1.2, zorder=2)
         for y in (-2.0, 2.0):
@@ -375,11 +395,25 @@ def plot_residuals(
             m = max(3.5, float(np.ceil(np.max(np.abs(finite)) + 0.5))) if finite.size else 3.5
             ylim = (-min(m, 6.0), min(m, 6.0))
         ax.set_ylim(*ylim)
-        ax.set_ylabel(r"$(n - \nu)\,/\sqrt{\nu}$")
+        ax.set_ylabel("(n − ν) / √ν")
     return ResidualArtists(ax, arts, vals)
 
 
 # ---------------------------------------------------------------------------- fit
+def _log_mass_axis(ax: Axes, lo: float, hi: float) -> None:
+    """Log mass axis with plain-number ticks (1000, 2000, 3000, 5000, ...) instead of 2x10^3."""
+    from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
+
+    ax.set_xscale("log")
+    mantissas = (1, 1.5, 2, 3, 5, 7) if hi / lo < 8 else (1, 2, 3, 5)
+    ticks = [m * 10.0**d for d in range(int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi))) + 1) for m in mantissas]
+    ax.xaxis.set_major_locator(FixedLocator([t for t in ticks if lo <= t <= hi]))
+    fmt = ScalarFormatter()
+    fmt.set_scientific(False)
+    ax.xaxis.set_major_formatter(fmt)
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 class FitArtists(NamedTuple):
     """Artists of :func:`plot_fit`."""
 
@@ -465,23 +499,21 @@ def plot_fit(
             y = n_tot * np.asarray(model.pdf(grid), float)
             curves[name] = ax.plot(grid, np.where(y > 0, y, np.nan), label=name, **s)[0]
         ax.set_yscale("log")
-        if logx:
-            ax.set_xscale("log")
         pos = dens[nz]
-        ymin = float(pos.min()) / 5.0 if pos.size else None
-        ymax = float(pos.max()) * 8.0 if pos.size else None
-        if ymin is not None:
-            ax.set_ylim(ymin, ymax)
+        if pos.size:
+            # down to where the curves leave the display range, but at most two decades below the data
+            tail = min(float(np.nanmin(np.where(c.get_ydata() > 0, c.get_ydata(), np.nan))) for c in curves.values())
+            ymin = min(float(pos.min()) / 5.0, max(tail, float(pos.min()) / 100.0))
+            ax.set_ylim(ymin, float(pos.max()) * 10.0)
         ax.set_xlim(e[0], e[-1])
         ax.set_ylabel("Events / GeV")
         ax.tick_params(labelbottom=False)
-        legend = ax.legend(loc="upper right", title=title)
-        if legend.get_title() is not None:
-            legend.get_title().set_fontsize("small")
+        legend = ax.legend(handles=[data_art, *curves.values()], loc="upper right", title=title,
+                           title_fontsize="small")
         res = plot_residuals(data, dict(zip([n for n, _, _ in entries], [m for _, m, _ in entries])), axr,
                              edges=e, markers=residual_markers, style=None)
         axr.set_xlabel(xlabel)
         if logx:
-            axr.set_xscale("log")
+            _log_mass_axis(axr, e[0], e[-1])
         axr.set_xlim(e[0], e[-1])
     return FitArtists(fig, ax, axr, data_art, curves, res.residuals, legend)
