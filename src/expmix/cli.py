@@ -18,7 +18,7 @@ import numpy as np
 __all__ = ["main"]
 
 #: modules that add subcommands: each defines ``register(subparsers)``
-EXTENSIONS: list[str] = ["expmix._cli_paper"]
+EXTENSIONS: list[str] = ["expmix._cli_study", "expmix._cli_paper"]
 
 
 def _k_arg(text: str) -> tuple[int, ...]:

@@ -4,7 +4,9 @@ What to use when
 ----------------
 * ``run_study(spec, out)`` -- everything in this process, chunk after chunk (the default).
 * ``run_study(spec, out, workers=8)`` -- a local Dask cluster of 8 single-threaded worker
-  processes (``pip install expmix[dask]``).
+  processes (``pip install expmix[dask]``). The workers are started with ``spawn``, so a
+  script that calls this must guard its entry point with ``if __name__ == "__main__":``
+  (``expmix study run --workers 8`` needs nothing).
 * ``run_study(spec, out, scheduler="tcp://host:8786")`` -- an existing Dask scheduler, e.g. one
   whose workers run as batch jobs. With dask-jobqueue (``pip install dask-jobqueue``), on a
   login node::

@@ -41,6 +41,7 @@ from .spec import TRUE_MODEL_NAMES
 
 __all__ = [
     "TRUE_PARAMETERS",
+    "child_seed",
     "sample_toys",
     "toy_seed",
     "toy_streams",
@@ -79,12 +80,14 @@ def toy_seed(seed: int, model: str | int, toy: int) -> np.random.SeedSequence:
     return np.random.SeedSequence(seed, spawn_key=(_model_index(model), int(toy)))
 
 
+def child_seed(ss: np.random.SeedSequence, i: int) -> np.random.SeedSequence:
+    """A fresh ``SeedSequence`` equal to the ``i``-th child of ``ss`` (does not mutate ``ss``)."""
+    return np.random.SeedSequence(ss.entropy, spawn_key=tuple(ss.spawn_key) + (int(i),), pool_size=ss.pool_size)
+
+
 def toy_streams(ss: np.random.SeedSequence) -> tuple[np.random.SeedSequence, np.random.SeedSequence]:
     """The two children of a toy seed: (events, fits) -- equal to ``ss.spawn(2)`` on a fresh ``ss``."""
-    return tuple(  # type: ignore[return-value]
-        np.random.SeedSequence(ss.entropy, spawn_key=tuple(ss.spawn_key) + (i,), pool_size=ss.pool_size)
-        for i in range(2)
-    )
+    return child_seed(ss, 0), child_seed(ss, 1)
 
 
 def sample_toys(

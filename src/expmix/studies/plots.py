@@ -41,6 +41,12 @@ def _style(label: str, true: str) -> dict[str, Any]:
     return dict(color=_FAM_COLORS.get(label, None), lw=1.0, alpha=0.8, label=label)
 
 
+def _finish(axes: Any, xlabel: str, loc: str) -> None:
+    axes[-1].set_xlabel(xlabel)
+    for ax in axes:  # one legend per row: the true family differs between rows
+        ax.legend(ncol=4, fontsize="x-small", loc=loc)
+
+
 def _rows(summary: StudySummary) -> list[str]:
     return [m for m in summary.spec.true_models if m in summary.curves]
 
@@ -63,8 +69,7 @@ def plot_bias(summary: StudySummary, *, ylim: float = 4.0) -> Any:
         ax.set_ylim(-ylim, ylim)
         ax.set_ylabel(r"$B(x)$")
         ax.set_title(f"true model {model}", loc="left", fontsize="medium")
-    axes[-1].set_xlabel(r"$m_{\gamma\gamma}$ [GeV]")
-    axes[0].legend(ncol=4, fontsize="small", loc="upper right")
+    _finish(axes, r"$m_{\gamma\gamma}$ [GeV]", "upper right")
     return fig
 
 
@@ -81,8 +86,7 @@ def plot_coverage(summary: StudySummary) -> Any:
         ax.set_ylim(0.0, 1.02)
         ax.set_ylabel(r"$C(x)$")
         ax.set_title(f"true model {model}", loc="left", fontsize="medium")
-    axes[-1].set_xlabel(r"$m_{\gamma\gamma}$ [GeV]")
-    axes[0].legend(ncol=4, fontsize="small", loc="lower left")
+    _finish(axes, r"$m_{\gamma\gamma}$ [GeV]", "lower left")
     return fig
 
 
@@ -98,12 +102,12 @@ def plot_spurious(summary: StudySummary) -> Any:
             j = summary.labels.index(lab)
             st = _style(lab, model)
             if lab in (model, "aic"):
-                ax.fill_between(mass, c["q16"][j], c["q84"][j], color=st.get("color") or "0.5", alpha=0.2, lw=0)
+                ax.fill_between(mass, c["q16"][j], c["q84"][j], color=st.get("color") or "0.5", alpha=0.15, lw=0,
+                                label=f"16-84% ({'true' if lab == model else 'AIC'})")
             ax.plot(mass, c["median"][j], marker="o", ms=3, **st)
         ax.set_ylabel(r"$N_s / \sigma_{N_s}$")
         ax.set_title(f"true model {model}", loc="left", fontsize="medium")
-    axes[-1].set_xlabel(r"signal mass [GeV]")
-    axes[0].legend(ncol=4, fontsize="small", loc="upper right")
+    _finish(axes, "signal mass [GeV]", "upper right")
     return fig
 
 
