@@ -142,7 +142,7 @@ def test_kernel_is_a_pure_function_of_its_inputs(reference) -> None:
 
 # ---------------------------------------------------------------------------- dask
 def test_dask_local_cluster_gives_identical_results(reference, tmp_path) -> None:
-    """``workers=2`` (run_study's own LocalCluster) for one study, a shared cluster for the others."""
+    """``workers=2`` (run_study's own LocalCluster), an existing client, and a scheduler address."""
     distributed = pytest.importorskip("distributed")
     report = run_study(tiny_spec("bias"), tmp_path / "bias", workers=2)
     assert report.complete and report.computed == 4, report.to_dict()
@@ -150,10 +150,13 @@ def test_dask_local_cluster_gives_identical_results(reference, tmp_path) -> None
     assert_same_results(reference["bias"], tmp_path / "bias")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                                   silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:
-        for study in ("coverage", "spurious"):
-            report = run_study(tiny_spec(study), tmp_path / study, client=client)
-            assert report.complete and report.computed == 4, report.to_dict()
-            assert_same_results(reference[study], tmp_path / study)
+        report = run_study(tiny_spec("coverage"), tmp_path / "coverage", client=client)
+        assert report.complete and report.computed == 4, report.to_dict()
+        assert_same_results(reference["coverage"], tmp_path / "coverage")
+        # the --scheduler path: a client of its own on the running scheduler
+        report = run_study(tiny_spec("spurious"), tmp_path / "spurious", scheduler=cluster.scheduler_address)
+        assert report.complete and report.executor.startswith("dask scheduler tcp://")
+        assert_same_results(reference["spurious"], tmp_path / "spurious")
 
 
 # ---------------------------------------------------------------------------- resume
