@@ -24,7 +24,7 @@ def tiny(study: str, **top) -> dict:
     d = {
         "study": study, "name": f"tiny_{study}", "seed": 123, "n_toys": 3, "chunk_size": 2,
         "data": {"true_models": ["f1", "f3"]},
-        "fit": {"k": [1, 2], "families": ["f1", "f3"], "starts": 2, "retries": 2},
+        "fit": {"k": [1, 2], "families": ["f1", "f3"], "starts": 2, "retries": 2, "method": "reference"},
     }
     if study in ("bias", "coverage"):
         d["grid"] = {"lo": 500.0, "hi": 3500.0, "n": 25}
@@ -226,7 +226,7 @@ def test_more_toys_extend_a_study(reference, tmp_path, capsys) -> None:
 def test_a_different_spec_is_refused(reference, tmp_path) -> None:
     spec = tiny_spec("bias")
     run_study(spec.replace(n_toys=1), tmp_path / "s")
-    other = spec_from_dict({**tiny("bias"), "fit": {"k": [1, 2], "families": ["f1", "f3"], "starts": 3, "retries": 2}})
+    other = spec_from_dict({**tiny("bias"), "fit": {"k": [1, 2], "families": ["f1", "f3"], "starts": 3, "retries": 2, "method": "reference"}})
     with pytest.raises(ValueError, match=r"was made with a different spec \(fit.starts: 2 -> 3\)"):
         run_study(other, tmp_path / "s")
     with pytest.raises(ValueError, match=r"different spec \(.*study: 'bias' -> 'spurious'"):

@@ -23,7 +23,7 @@ MODELS = ["f2", "f4"]
 
 def spec(study: str, **sections):
     d = {"study": study, "seed": 9, "n_toys": 5, "chunk_size": 2, "data": {"true_models": MODELS},
-         "fit": {"k": [1, 2], "families": MODELS}}
+         "fit": {"k": [1, 2], "families": MODELS, "method": "reference"}}
     d.update(sections)
     return spec_from_dict(d)
 

@@ -397,9 +397,9 @@ def fit_families(
     """Unbinned maximum-likelihood fits of reference families to each row of ``samples`` (T, n).
 
     ``weights`` (T, n) are event multiplicities (a bootstrap resample); default 1. ``init[name]``
-    gives starting parameters (T, P) or (P,); otherwise the informed start of :func:`expmix.fit`
-    computed on the first row is used for all rows, and rows that fail from it are refitted
-    from their own informed start.
+    gives starting parameters (T, P) or (P,); otherwise each row starts from its own informed
+    start (:func:`expmix.fit`'s least-squares start), and a row that fails from a given ``init``
+    is refitted from its own informed start.
     """
     from .data import UnbinnedData
     from .fit import _family_informed
@@ -415,9 +415,8 @@ def fit_families(
         t_nodes = nodes / scale
         if init is not None and name in init:
             p0 = np.broadcast_to(np.asarray(init[name], dtype=float), (t, fam.n_params)).copy()
-        else:
-            first = UnbinnedData(samples[0], support)
-            p0 = np.broadcast_to(_family_informed(fam, first, scale)[0], (t, fam.n_params)).copy()
+        else:  # each row's own informed start: a row's fit never depends on the other rows
+            p0 = np.stack([_family_informed(fam, UnbinnedData(row, support), scale)[0] for row in samples])
         res = _family_fit_one(name, t_ev, w, t_nodes, logw, p0, max_iter, atol)
         params, nll, conv = res.theta, res.nll, res.converged
         bad = np.flatnonzero(~np.isfinite(nll))

@@ -67,7 +67,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from . import kernels
+from . import fast, kernels
 from .generate import sample_toys, toy_seed, toy_streams, true_model
 from .spec import StudySpec, spec_from_dict
 
@@ -122,7 +122,7 @@ def kernel_config(spec: StudySpec, model: str) -> kernels.KernelConfig:
     """The :class:`~expmix.studies.kernels.KernelConfig` of ``spec`` for true model ``model``."""
     kw: dict[str, Any] = dict(
         study=spec.study, range=spec.range, k=spec.k, families=spec.families, starts=spec.starts,
-        retries=spec.retries, cap=spec.cap, scale=spec.scale,
+        retries=spec.retries, cap=spec.cap, scale=spec.scale, bins=spec.bins,
     )
     if spec.study in ("bias", "coverage"):
         kw["grid"] = grid(spec)
@@ -146,7 +146,8 @@ def run_chunk(spec: StudySpec, task: Task) -> dict[str, np.ndarray]:
     """Compute one chunk: generate its toys and run the study's kernel. Pure; runs on workers."""
     t0 = time.perf_counter()
     samples, seeds = toy_inputs(spec, task)
-    kernel = getattr(kernels, kernels.KERNELS[spec.study])
+    module = fast if spec.method == "batched" else kernels
+    kernel = getattr(module, kernels.KERNELS[spec.study])
     out = dict(kernel(samples, kernel_config(spec, task.model), seeds))
     out["toys"] = np.arange(task.start, task.stop, dtype=np.int64)
     out["elapsed"] = np.array(time.perf_counter() - t0)

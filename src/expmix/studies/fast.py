@@ -5,7 +5,8 @@ Same inputs and outputs as the reference kernels (``kernel(samples, cfg, seeds) 
 the fits done by :mod:`expmix.toys`:
 
 * mixtures: every toy (or resample) is histogrammed on one shared fine binning (``cfg``'s range,
-  200 log-spaced bins up to 3500 GeV-like ``grid`` end, see :func:`expmix.toys.fine_edges`) and
+  ``cfg.bins`` = 200 log-spaced bins up to the end of the grid, then growing bins up to the end
+  of the range, see :func:`expmix.toys.fine_edges`) and
   fitted with the exact binned likelihood by the batched Newton method, ``cfg.starts`` starts
   per toy and k (the splits of the toy's (k-1) fit first, then random points drawn from the
   toy's own seed). ``nll`` of the mixture labels is therefore the *binned* NLL on that binning
@@ -31,15 +32,12 @@ import numpy as np
 from ..toys import fine_edges, fit_families, fit_mixtures, histogram_many
 from .kernels import KernelConfig, _per_toy_arrays, child_seed, percentile_interval
 
-__all__ = ["bias_chunk", "coverage_chunk", "N_BINS"]
-
-#: bins of the shared histogram of the mixture fits
-N_BINS = 200
+__all__ = ["bias_chunk", "coverage_chunk"]
 
 
 def _edges(cfg: KernelConfig) -> np.ndarray:
     hint = float(np.max(cfg.grid)) if cfg.grid is not None else cfg.range[1]
-    return fine_edges(cfg.range, hint, N_BINS)
+    return fine_edges(cfg.range, hint, cfg.bins)
 
 
 def _as_matrix(samples: Sequence[np.ndarray]) -> np.ndarray | None:
@@ -158,8 +156,7 @@ def coverage_chunk(samples: Sequence[np.ndarray], cfg: KernelConfig, seeds: Sequ
         fit_rng = np.random.default_rng(child_seed(ss, 2))
         weights = np.zeros((B, n))
         np.add.at(weights, (np.repeat(np.arange(B), n), idx.ravel()), 1.0)
-        ev_bin = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, edges.size - 2)
-        counts = histogram_many(edges[:-1][ev_bin][idx] if False else np.take(x, idx), edges)
+        counts = histogram_many(np.take(x, idx), edges)
         init = {k: np.broadcast_to(mix.theta[k][t], (B, 2 * k - 1)) for k in cfg.k}
         bmix = fit_mixtures(counts, edges, cfg.k, starts=1 + cfg.split_starts, rng=fit_rng, cap=cfg.cap,
                             init=init, beta_ref=np.full(B, mix.beta_ref[t]))

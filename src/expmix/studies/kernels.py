@@ -90,6 +90,8 @@ class KernelConfig:
         Signal hypotheses (spurious).
     float_mass, float_width : float
         Relative windows of the floating signal mean and width (spurious; 0 = fixed).
+    bins : int
+        Bins of the shared fine histogram of the batched mixture fits (:mod:`.fast`).
     """
 
     study: str
@@ -109,6 +111,7 @@ class KernelConfig:
     widths: tuple[float, ...] = ()
     float_mass: float = 0.0
     float_width: float = 0.0
+    bins: int = 200
 
     @property
     def labels(self) -> tuple[str, ...]:

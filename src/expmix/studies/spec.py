@@ -106,6 +106,8 @@ class StudySpec:
     retries: int = 5
     cap: float = 50.0
     scale: float = 13000.0
+    method: str = "batched"
+    bins: int = 200
     # [grid]
     grid_lo: float = 500.0
     grid_hi: float = 3500.0
@@ -170,6 +172,8 @@ class StudySpec:
                 "retries": self.retries,
                 "cap": self.cap,
                 "scale": self.scale,
+                "method": self.method,
+                "bins": self.bins,
             },
         }
         sections = _STUDY_SECTIONS[self.study]
@@ -328,7 +332,7 @@ def spec_from_dict(d: dict[str, Any], *, source: str = "") -> StudySpec:
     kw["range"] = (lo, hi)
 
     fit = _table(d, "fit")
-    _check_keys("fit", fit, {"k", "families", "starts", "retries", "cap", "scale"})
+    _check_keys("fit", fit, {"k", "families", "starts", "retries", "cap", "scale", "method", "bins"})
     ks = [_int("fit.k", v, 1) for v in _list("fit.k", fit.get("k", [1, 2, 3, 4]))]
     if len(set(ks)) != len(ks):
         raise ValueError(f"`fit.k` must not repeat entries, got {ks!r}")
@@ -347,6 +351,13 @@ def spec_from_dict(d: dict[str, Any], *, source: str = "") -> StudySpec:
     kw["retries"] = _int("fit.retries", fit.get("retries", 5), 0)
     kw["cap"] = _positive("fit.cap", fit.get("cap", 50.0))
     kw["scale"] = _positive("fit.scale", fit.get("scale", 13000.0))
+    default_method = "reference" if study == "spurious" else "batched"
+    method = fit.get("method", default_method)
+    allowed = ("reference",) if study == "spurious" else ("batched", "reference")
+    if method not in allowed:
+        raise ValueError(f"`fit.method` must be one of {list(allowed)} for a {study} study, got {method!r}")
+    kw["method"] = method
+    kw["bins"] = _int("fit.bins", fit.get("bins", 200), 20)
 
     if "grid" in _STUDY_SECTIONS[study]:
         g = _table(d, "grid")
