@@ -148,7 +148,7 @@ def test_dask_local_cluster_gives_identical_results(reference, tmp_path) -> None
     assert report.complete and report.computed == 4, report.to_dict()
     assert report.executor == "local dask cluster, 2 workers"
     assert_same_results(reference["bias"], tmp_path / "bias")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                                   silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:
         report = run_study(tiny_spec("coverage"), tmp_path / "coverage", client=client)
         assert report.complete and report.computed == 4, report.to_dict()

@@ -415,7 +415,7 @@ def run_study(
 
             if workers is not None:
                 cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
-                                       dashboard_address=None, silence_logs=logging.ERROR)
+                                       dashboard_address=":0", silence_logs=logging.ERROR)
                 own_client = client = Client(cluster)
                 report.executor = f"local dask cluster, {workers} workers"
             else:
