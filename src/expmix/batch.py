@@ -29,7 +29,7 @@ import numpy as np
 
 from ._math import rel_terms
 
-__all__ = ["BatchResult", "Observations", "evaluate", "minimize", "newton"]
+__all__ = ["BatchResult", "Observations", "evaluate", "fine_edges", "minimize", "newton"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -261,3 +261,30 @@ def minimize(
         return evaluate(th, k, bref[idx], obs, wts[idx] if per_member else wts)
 
     return newton(fun, theta0, lower, upper, max_iter=max_iter, rtol=rtol, atol=atol)
+
+
+def fine_edges(support: tuple[float, float], upper_hint: float, n_bins: int = 200) -> np.ndarray:
+    """A fine binning for many similar samples: ``n_bins`` bins from ``x_min`` to ``upper_hint``
+    (log-spaced when ``x_min > 0``, else equal), then bins four times as wide up to ``x_max``.
+
+    With ``x_max = inf`` the edges stop at ``upper_hint``; events must not lie beyond it (the
+    likelihood keeps the probability beyond the last edge through its normalisation).
+    """
+    a, b = support
+    hint = min(upper_hint, b)
+    if a > 0:
+        ratio = (hint / a) ** (1.0 / n_bins)
+        inner = a * ratio ** np.arange(n_bins + 1)
+        if np.isfinite(b) and hint < b:
+            m = int(np.ceil(np.log(b / hint) / (4 * np.log(ratio))))
+            inner = np.concatenate([inner, hint * ratio ** (4 * np.arange(1, m + 1))])
+    else:
+        step = (hint - a) / n_bins
+        inner = np.linspace(a, hint, n_bins + 1)
+        if np.isfinite(b) and hint < b:
+            m = int(np.ceil((b - hint) / (4 * step)))
+            inner = np.concatenate([inner, hint + 4 * step * np.arange(1, m + 1)])
+    edges = inner[inner < b] if np.isfinite(b) else inner
+    if np.isfinite(b):
+        edges = np.append(edges, b)
+    return np.asarray(edges, dtype=float)

@@ -28,13 +28,13 @@ from iminuit import Minuit
 
 from ._util import normalize_rng, readonly
 from .criteria import aic, bic
-from .batch import Observations
+from .batch import Observations, fine_edges
 from .batch import minimize as batch_minimize
 from .data import BinnedData, UnbinnedData
 from .likelihood import FamilyNLL, MixtureNLL, extended_term
 from .models.families import SQRT_S, FamilyModel, get_family
 from .models.mixture import ExponentialMixture
-from .parametrization import DEFAULT_CAP, MixtureParametrization, n_free_parameters
+from .parametrization import DEFAULT_CAP, MixtureParametrization, n_free_parameters, split_starts
 from .warnings import ConvergenceWarning
 
 __all__ = ["FitResult", "fit", "check_data"]
@@ -283,23 +283,15 @@ def _mixture_informed(par: MixtureParametrization, init: Any, rng: np.random.Gen
     prev = init.model if isinstance(init, FitResult) else init
     if not isinstance(prev, ExponentialMixture):
         return out
-    r = np.clip(prev.rates / par.beta_ref, 1e-6, par.cap)
-    w = np.maximum(prev.weights, 1e-12)
     if prev.k == k:
         return [par.from_model(prev)]
     if prev.k != k - 1:
         return out
-    # split component j into two at rates r_j * (1 -+ f), each with half its weight
-    for j in np.argsort(-w):
-        for f in (0.3,):
-            rr = np.concatenate([np.delete(r, j), [r[j] * (1 - f), min(r[j] * (1 + f), par.cap)]])
-            ww = np.concatenate([np.delete(w, j), [w[j] / 2, w[j] / 2]])
-            out.append(_theta(rr, ww))
-    # add a steep or a flat component with a small weight
-    for rnew in (min(4 * r.max(), par.cap), 0.25 * r.min(), par.cap * 0.9):
-        rr = np.concatenate([r, [rnew]])
-        ww = np.concatenate([w * 0.97, [0.03]])
-        out.append(_theta(rr, ww))
+    theta_prev = MixtureParametrization(prev.k, par.beta_ref, par.support, par.cap).from_model(prev)
+    out = [row[0] for row in split_starts(theta_prev[None, :], k, par.cap)]
+    # a component at the rate cap, for spectra with a steep rise at x_min
+    r = np.clip(prev.rates / par.beta_ref, 1e-6, par.cap)
+    out.append(_theta(np.concatenate([r, [par.cap * 0.9]]), np.concatenate([prev.weights * 0.97, [0.03]])))
     return out
 
 
@@ -368,15 +360,17 @@ def _family_random(x0: np.ndarray):
 # ============================================================================ batched starts
 #: unbinned samples larger than this are screened on a fine histogram (see _screening_obs)
 SCREEN_EVENTS = 1500
+#: bins of that screening histogram
+SCREEN_BINS = 400
 
 
 def _screening_obs(data: UnbinnedData | BinnedData) -> tuple[Observations, np.ndarray, bool]:
     """Observations on which the starts are screened, their weights, and whether they are exact.
 
     Binned data: the non-empty bins (exact). Unbinned data with more than ``SCREEN_EVENTS``
-    events: a histogram whose edges are data quantiles (about 10 events per bin, at most 400
-    bins); its exact binned likelihood has the same basins as the unbinned one, and the chosen
-    minimum is re-minimised on the events.
+    events: a histogram of ``SCREEN_BINS`` log-spaced bins from x_min to the largest event, then
+    growing bins up to x_max (:func:`expmix.batch.fine_edges`); its exact binned likelihood has
+    the basins of the unbinned one, and the best minima are re-minimised on the events.
     """
     a, b = data.range
     if isinstance(data, BinnedData):
@@ -385,9 +379,7 @@ def _screening_obs(data: UnbinnedData | BinnedData) -> tuple[Observations, np.nd
     x = data.x
     if x.size <= SCREEN_EVENTS:
         return Observations.events(x, a, b), np.ones(x.size), True
-    nb = int(min(400, x.size // 10))
-    inner = np.unique(np.quantile(x, np.linspace(0.0, 1.0, nb + 1)[1:-1]))
-    edges = np.concatenate([[a], inner[(inner > a) & (inner < b)], [b]])
+    edges = fine_edges((a, b), float(x.max()), SCREEN_BINS)
     counts = np.histogram(x, edges)[0].astype(float)
     keep = counts > 0
     return Observations.bins(edges, a, b).take(keep), counts[keep], False

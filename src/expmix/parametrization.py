@@ -19,7 +19,7 @@ import numpy as np
 
 from .models.mixture import ExponentialMixture
 
-__all__ = ["MixtureParametrization", "n_free_parameters", "softmax_weights"]
+__all__ = ["MixtureParametrization", "n_free_parameters", "softmax_weights", "split_starts"]
 
 DEFAULT_CAP = 50.0
 
@@ -87,3 +87,43 @@ class MixtureParametrization:
             raise ValueError(f"`model` must have k = {self.k} components, got {model.k}")
         lw = np.log(np.maximum(model.weights, 1e-300))
         return np.concatenate([np.clip(model.rates / self.beta_ref, 0.0, self.cap), lw[1:] - lw[0]])
+
+
+def split_starts(prev: np.ndarray, k: int, cap: float = DEFAULT_CAP) -> list[np.ndarray]:
+    """Informed starts for k components from fits with k - 1 (rows of ``prev``, shape (T, 2k-3)).
+
+    In this order: the heaviest component split in two at 0.7 and 1.3 times its rate (half the
+    weight each); a steep component (4 times the largest rate, weight 0.03) added; a flat one
+    (a quarter of the smallest rate, weight 0.03) added; the heaviest component split at 0.5 and
+    2 times its rate; then each other component split at 0.7 and 1.3. Returns arrays (T, 2k-1)
+    in the parametrisation of :class:`MixtureParametrization` (rates clipped to ``cap``).
+    """
+    prev = np.atleast_2d(np.asarray(prev, dtype=float))
+    km = k - 1
+    r = np.clip(prev[:, :km], 1e-6, cap)
+    v = np.concatenate([np.zeros((prev.shape[0], 1)), prev[:, km:]], axis=1)
+    w = np.exp(v - v.max(axis=1, keepdims=True))
+    w /= w.sum(axis=1, keepdims=True)
+    order = np.argsort(-w, axis=1)
+    rows = np.arange(prev.shape[0])
+    heavy = order[:, 0]
+    plan: list[tuple[str, np.ndarray, float, float]] = [
+        ("split", heavy, 0.7, 1.3), ("steep", heavy, 0, 0), ("flat", heavy, 0, 0), ("split", heavy, 0.5, 2.0),
+    ]
+    plan += [("split", order[:, i], 0.7, 1.3) for i in range(1, km)]
+    out = []
+    for mode, j, f_lo, f_hi in plan:
+        rr = np.concatenate([r, np.zeros((r.shape[0], 1))], axis=1)
+        ww = np.concatenate([w, np.zeros((w.shape[0], 1))], axis=1)
+        if mode == "split":
+            rr[rows, j] = r[rows, j] * f_lo
+            rr[:, -1] = np.minimum(r[rows, j] * f_hi, cap)
+            ww[rows, j] = w[rows, j] / 2
+            ww[:, -1] = w[rows, j] / 2
+        else:
+            rr[:, -1] = np.minimum(4 * r.max(axis=1), cap) if mode == "steep" else 0.25 * r.min(axis=1)
+            ww[:, :-1] *= 0.97
+            ww[:, -1] = 0.03
+        lw = np.log(ww)
+        out.append(np.concatenate([rr, lw[:, 1:] - lw[:, :1]], axis=1))
+    return out

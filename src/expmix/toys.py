@@ -22,9 +22,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from ._util import normalize_rng
-from .batch import Observations, minimize, newton
+from .batch import Observations, fine_edges, minimize, newton
 from .models.families import SQRT_S, get_family, quadrature
-from .parametrization import DEFAULT_CAP, n_free_parameters
+from .parametrization import DEFAULT_CAP, n_free_parameters, split_starts
 
 __all__ = [
     "FamilyFits",
@@ -40,28 +40,6 @@ __all__ = [
 
 #: convergence of the toy fits: two successive steps each gaining less than this in NLL
 TOY_ATOL = 1e-6
-
-
-def fine_edges(support: tuple[float, float], upper_hint: float, n_bins: int = 200) -> np.ndarray:
-    """Shared binning: ``n_bins`` log-spaced bins from ``x_min`` to ``upper_hint`` (or linear
-    when ``x_min <= 0``), then bins growing by the same ratio up to ``x_max``."""
-    a, b = support
-    hint = min(upper_hint, b)
-    if a > 0:
-        ratio = (hint / a) ** (1.0 / n_bins)
-        edges = list(a * ratio ** np.arange(n_bins + 1))
-        while edges[-1] * ratio < b:
-            edges.append(edges[-1] * ratio ** 4)
-    else:
-        edges = list(np.linspace(a, hint, n_bins + 1))
-        step = (hint - a) / n_bins
-        while edges[-1] + step < b:
-            step *= 4
-            edges.append(edges[-1] + step)
-    edges[-1] = min(edges[-1], b)
-    if edges[-1] < b:
-        edges.append(b)
-    return np.asarray(edges, dtype=float)
 
 
 def histogram_many(samples: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -119,33 +97,6 @@ class MixtureFits:
         return mixture_grid(self.theta[which], which, self.beta_ref, self.support, x)
 
 
-def _split_starts(prev: np.ndarray, k: int, cap: float) -> list[np.ndarray]:
-    """Informed (T, 2k-1) starts from the (T, 2k-3) best fits of k-1 components."""
-    km = k - 1
-    r = np.clip(prev[:, :km], 1e-6, cap)
-    v = np.concatenate([np.zeros((prev.shape[0], 1)), prev[:, km:]], axis=1)
-    w = np.exp(v - v.max(axis=1, keepdims=True))
-    w /= w.sum(axis=1, keepdims=True)
-    j = np.argmax(w, axis=1)
-    rows = np.arange(prev.shape[0])
-    out = []
-    for f_lo, f_hi, mode in ((0.7, 1.3, "split"), (None, None, "steep"), (None, None, "flat"), (0.5, 2.0, "split")):
-        rr = np.concatenate([r, np.zeros((r.shape[0], 1))], axis=1)
-        ww = np.concatenate([w, np.zeros((w.shape[0], 1))], axis=1)
-        if mode == "split":
-            rr[rows, j] = r[rows, j] * f_lo
-            rr[:, -1] = np.minimum(r[rows, j] * f_hi, cap)
-            ww[rows, j] = w[rows, j] / 2
-            ww[:, -1] = w[rows, j] / 2
-        else:
-            rr[:, -1] = np.minimum(4 * r.max(axis=1), cap) if mode == "steep" else 0.25 * r.min(axis=1)
-            ww[:, :-1] *= 0.97
-            ww[:, -1] = 0.03
-        lw = np.log(ww)
-        out.append(np.concatenate([rr, lw[:, 1:] - lw[:, :1]], axis=1))
-    return out
-
-
 def fit_mixtures(
     counts: np.ndarray,
     edges: np.ndarray,
@@ -193,7 +144,7 @@ def fit_mixtures(
         if k == 1:
             cand.append(np.ones((t, 1)))
         elif (k - 1) in thetas:
-            cand.extend(_split_starts(thetas[k - 1], k, cap))
+            cand.extend(split_starts(thetas[k - 1], k, cap)[:4])  # heaviest split twice, steep, flat
         cand = cand[:starts]
         n_rand = max(starts - len(cand), 0)
         if n_rand:
