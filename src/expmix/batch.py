@@ -274,16 +274,16 @@ def fine_edges(support: tuple[float, float], upper_hint: float, n_bins: int = 20
     hint = min(upper_hint, b)
     if a > 0:
         ratio = (hint / a) ** (1.0 / n_bins)
-        inner = a * ratio ** np.arange(n_bins + 1)
-        if np.isfinite(b) and hint < b:
-            m = int(np.ceil(np.log(b / hint) / (4 * np.log(ratio))))
-            inner = np.concatenate([inner, hint * ratio ** (4 * np.arange(1, m + 1))])
+        edges = list(a * ratio ** np.arange(n_bins + 1))
+        while np.isfinite(b) and edges[-1] * ratio < b:  # a few wide bins (one per factor ratio^4)
+            edges.append(edges[-1] * ratio**4)
     else:
         step = (hint - a) / n_bins
-        inner = np.linspace(a, hint, n_bins + 1)
-        if np.isfinite(b) and hint < b:
-            m = int(np.ceil((b - hint) / (4 * step)))
-            inner = np.concatenate([inner, hint + 4 * step * np.arange(1, m + 1)])
+        edges = list(np.linspace(a, hint, n_bins + 1))
+        while np.isfinite(b) and edges[-1] + step < b:
+            step *= 4
+            edges.append(edges[-1] + step)
+    inner = np.asarray(edges)
     edges = inner[inner < b] if np.isfinite(b) else inner
     if np.isfinite(b):
         edges = np.append(edges, b)
