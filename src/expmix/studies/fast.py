@@ -154,8 +154,7 @@ def coverage_chunk(samples: Sequence[np.ndarray], cfg: KernelConfig, seeds: Sequ
         n = x.size
         idx = np.random.default_rng(child_seed(ss, 1)).integers(0, n, (B, n))
         fit_rng = np.random.default_rng(child_seed(ss, 2))
-        weights = np.zeros((B, n))
-        np.add.at(weights, (np.repeat(np.arange(B), n), idx.ravel()), 1.0)
+        weights = np.bincount((np.arange(B)[:, None] * n + idx).ravel(), minlength=B * n).reshape(B, n).astype(float)
         counts = histogram_many(np.take(x, idx), edges)
         init = {k: np.broadcast_to(mix.theta[k][t], (B, 2 * k - 1)) for k in cfg.k}
         bmix = fit_mixtures(counts, edges, cfg.k, starts=1 + cfg.split_starts, rng=fit_rng, cap=cfg.cap,
