@@ -71,6 +71,10 @@ from . import fast, kernels
 from .generate import sample_toys, toy_seed, toy_streams, true_model
 from .spec import StudySpec, spec_from_dict
 
+#: glibc trim and mmap thresholds for the workers of a local cluster, in bytes (see run_study)
+WORKER_TRIM_THRESHOLD = 256 * 2**20
+WORKER_MMAP_THRESHOLD = 32 * 2**20
+
 __all__ = [
     "RunReport",
     "StudyStore",
@@ -414,8 +418,17 @@ def run_study(
             from distributed import Client, LocalCluster
 
             if workers is not None:
-                cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
-                                       dashboard_address=":0", silence_logs=logging.ERROR)
+                import dask
+
+                # Dask starts workers with MALLOC_TRIM_THRESHOLD_=65536. Setting it also freezes
+                # glibc's mmap threshold at 128 KiB, so every large temporary of the kernels is a
+                # fresh mmap whose page faults cost as much system time as the fits themselves.
+                # Workers of this cluster get thresholds that let glibc reuse that memory (set
+                # the same environment for workers you start yourself).
+                with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": str(WORKER_TRIM_THRESHOLD),
+                                      "distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_": str(WORKER_MMAP_THRESHOLD)}):
+                    cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
+                                           dashboard_address=":0", silence_logs=logging.ERROR)
                 own_client = client = Client(cluster)
                 report.executor = f"local dask cluster, {workers} workers"
             else:
