@@ -20,7 +20,10 @@ What to use when
   then, while that Python session lives, ``expmix study run spec.toml --scheduler tcp://HOST:PORT``
   from the same node (or pass ``client=Client(cluster)`` to :func:`run_study`). The workers
   need the same expmix installed; they only compute and return arrays, all files are written
-  by the submitting process, so no shared file system is needed.
+  by the submitting process, so no shared file system is needed. Give such workers the
+  environment ``MALLOC_TRIM_THRESHOLD_=268435456 MALLOC_MMAP_THRESHOLD_=33554432`` (e.g. the
+  ``job_script_prologue`` of dask-jobqueue): Dask's default trim threshold makes glibc unmap
+  the kernels' large temporaries after every step, which can triple the run time.
 
 The work
 --------
