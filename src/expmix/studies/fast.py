@@ -30,7 +30,7 @@ from typing import Sequence
 import numpy as np
 
 from ..toys import fine_edges, fit_families, fit_mixtures, histogram_many
-from .kernels import KernelConfig, _per_toy_arrays, child_seed, percentile_interval
+from .kernels import KernelConfig, _coverage_arrays, _per_toy_arrays, child_seed, percentile_interval
 
 __all__ = ["bias_chunk", "coverage_chunk"]
 
@@ -132,15 +132,7 @@ def coverage_chunk(samples: Sequence[np.ndarray], cfg: KernelConfig, seeds: Sequ
     labels, grid = cfg.labels, np.asarray(cfg.grid, dtype=float)
     f_true = np.asarray(cfg.f_true, dtype=float)
     T, L, G, K, B = len(samples), len(labels), grid.size, len(cfg.k), cfg.resamples
-    out = _per_toy_arrays(T, L)
-    out.update(
-        covered=np.zeros((L, G), dtype=np.int64),
-        width_sum=np.zeros((L, G)),
-        count=np.zeros(L, dtype=np.int64),
-        boot_failed=np.zeros((T, L), dtype=np.int64),
-        boot_k_aic=np.zeros((T, K), dtype=np.int64),
-        boot_k_bic=np.zeros((T, K), dtype=np.int64),
-    )
+    out = _coverage_arrays(T, L, G, K)
     own_rngs = [np.random.default_rng(child_seed(child_seed(ss, 0), 0)) for ss in seeds]
     edges, mix, fams = _fit_all(samples, cfg, own_rngs)
     out["n_events"][:] = [len(x) for x in samples]

@@ -220,6 +220,20 @@ def bias_chunk(samples: Sequence[np.ndarray], cfg: KernelConfig, seeds: Sequence
     return out
 
 
+def _coverage_arrays(T: int, L: int, G: int, K: int) -> dict[str, np.ndarray]:
+    """The output arrays of a coverage kernel, before any toy is done."""
+    out = _per_toy_arrays(T, L)
+    out.update(
+        covered=np.zeros((L, G), dtype=np.int64),
+        width_sum=np.zeros((L, G)),
+        count=np.zeros(L, dtype=np.int64),
+        boot_failed=np.zeros((T, L), dtype=np.int64),
+        boot_k_aic=np.zeros((T, K), dtype=np.int64),
+        boot_k_bic=np.zeros((T, K), dtype=np.int64),
+    )
+    return out
+
+
 def _per_toy_arrays(T: int, L: int) -> dict[str, np.ndarray]:
     return {
         "nll": np.full((T, L), np.nan),
@@ -315,15 +329,7 @@ def coverage_chunk(samples: Sequence[np.ndarray], cfg: KernelConfig, seeds: Sequ
     labels, grid = cfg.labels, np.asarray(cfg.grid, dtype=float)
     f_true = np.asarray(cfg.f_true, dtype=float)
     T, L, G, K, B = len(samples), len(labels), grid.size, len(cfg.k), cfg.resamples
-    out = _per_toy_arrays(T, L)
-    out.update(
-        covered=np.zeros((L, G), dtype=np.int64),
-        width_sum=np.zeros((L, G)),
-        count=np.zeros(L, dtype=np.int64),
-        boot_failed=np.zeros((T, L), dtype=np.int64),
-        boot_k_aic=np.zeros((T, K), dtype=np.int64),
-        boot_k_bic=np.zeros((T, K), dtype=np.int64),
-    )
+    out = _coverage_arrays(T, L, G, K)
     errors = [""] * T
     kpos = {k: i for i, k in enumerate(cfg.k)}
     for t, (x, ss) in enumerate(zip(samples, seeds)):
