@@ -51,6 +51,7 @@ import numpy as np
 import iminuit
 from iminuit import Minuit
 
+from _machine import json_default, loadavg, machine_info, root_version_subprocess
 import expmix
 from expmix.datasets import load_atlas_dijet, load_cms_diphoton
 from expmix.likelihood import roofit_offset
@@ -73,51 +74,12 @@ R_LIMIT = (0.0, 50.0)
 
 
 # ============================================================================ machine
-def _cpu_model() -> str | None:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or None
 
 
-def _root_version_subprocess() -> str | None:
-    """ROOT's own version without importing ROOT here (slow, and it would share this process)."""
-    import importlib.util
-
-    if importlib.util.find_spec("ROOT") is None:
-        return None
-    code = ("import warnings; warnings.simplefilter('ignore'); import ROOT; "
-            "print(ROOT.gROOT.GetVersion())")
-    try:
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip().splitlines()[-1] if out.returncode == 0 and out.stdout.strip() else None
 
 
-def machine_info() -> dict[str, Any]:
-    return dict(
-        platform=platform.platform(),
-        cpu_model=_cpu_model(),
-        cpu_count=os.cpu_count(),
-        cpu_affinity=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        python=platform.python_version(),
-        numpy=np.__version__,
-        iminuit=iminuit.__version__,
-        expmix=expmix.__version__,
-        root=None,  # filled from the RooFit run, or by a subprocess query
-    )
 
 
-def _loadavg() -> list[float] | None:
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except OSError:
-        return None
 
 
 # ============================================================================ expmix contenders
@@ -429,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     mach = machine_info()
-    load_start = _loadavg()
+    load_start = loadavg()
     t_start = time.perf_counter()
     results: dict[str, Any] = {}
     blocks = []
@@ -452,10 +414,10 @@ def main(argv: list[str] | None = None) -> int:
                 mach["root"] = rows["RooFit"]["root_version"]
         offset = roofit_offset(d) if name == "dijet" else 0.0
         blocks.append((name, cfg, rows, offset))
-    load_end = _loadavg()
+    load_end = loadavg()
     total = time.perf_counter() - t_start
     if mach["root"] is None:
-        mach["root"] = _root_version_subprocess()
+        mach["root"] = root_version_subprocess()
 
     # ------------------------------------------------------------------ print
     print("expmix model-selection benchmark")
@@ -513,18 +475,10 @@ def main(argv: list[str] | None = None) -> int:
         doc = dict(benchmark="bench_selection", machine=mach, seed=args.seed, budget=budget,
                    expmix_repeats=EXPMIX_REPEATS, nll_tolerance=NLL_TOL, loadavg_start=load_start,
                    loadavg_end=load_end, total_seconds=total, datasets=results, targets=targets)
-        Path(args.json_file).write_text(json.dumps(doc, indent=2, default=_json_default) + "\n")
+        Path(args.json_file).write_text(json.dumps(doc, indent=2, default=json_default) + "\n")
     return 0
 
 
-def _json_default(o: Any) -> Any:
-    if isinstance(o, (np.floating, np.integer)):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, np.bool_):
-        return bool(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
 if __name__ == "__main__":

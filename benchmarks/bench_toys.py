@@ -63,6 +63,7 @@ import numpy as np  # noqa: E402
 import iminuit  # noqa: E402
 import scipy  # noqa: E402
 
+from _machine import json_default, loadavg, machine_info, root_version_subprocess
 import expmix  # noqa: E402
 from expmix.data import UnbinnedData  # noqa: E402
 from expmix.likelihood import nll as unbinned_nll  # noqa: E402
@@ -102,58 +103,19 @@ SIZES = {
 
 
 # ============================================================================ machine
-def _cpu_model() -> str | None:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or None
 
 
-def _loadavg() -> list[float] | None:
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except OSError:
-        return None
 
 
-def _root_version_subprocess() -> str | None:
-    import importlib.util
-
-    if importlib.util.find_spec("ROOT") is None:
-        return None
-    code = "import warnings; warnings.simplefilter('ignore'); import ROOT; print(ROOT.gROOT.GetVersion())"
-    try:
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip().splitlines()[-1] if out.returncode == 0 and out.stdout.strip() else None
 
 
-def machine_info() -> dict[str, Any]:
-    return dict(
-        platform=platform.platform(),
-        cpu_model=_cpu_model(),
-        cpu_count=os.cpu_count(),
-        cpu_affinity=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        python=platform.python_version(),
-        numpy=np.__version__,
-        scipy=scipy.__version__,
-        iminuit=iminuit.__version__,
-        expmix=expmix.__version__,
-        blas_threads=os.environ.get("OPENBLAS_NUM_THREADS"),
-        root=None,
-    )
 
 
 class Timer:
     """Wall and CPU (this process) seconds of a block."""
 
     def __enter__(self) -> "Timer":
-        self.load1 = (_loadavg() or [float("nan")])[0]
+        self.load1 = (loadavg() or [float("nan")])[0]
         self.c0, self.t0 = time.process_time(), time.perf_counter()
         return self
 
@@ -254,7 +216,7 @@ def run_roofit(X: np.ndarray, seed: int, budget: float) -> dict[str, Any]:
         cmd = [sys.executable, str(ROOFIT_SCRIPT), "--events", str(ev_file), "--kmin", "1", "--kmax", str(max(KS)),
                "--starts", str(STARTS), "--retries", "5", "--seed", str(seed), "--max-seconds", f"{budget:g}",
                "--x-min", str(SUPPORT[0]), "--x-max", str(SUPPORT[1]), "--json", str(out_file)]
-        load1 = (_loadavg() or [float("nan")])[0]
+        load1 = (loadavg() or [float("nan")])[0]
         t0 = time.perf_counter()
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=budget + 600)
@@ -418,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
 
     mach = machine_info()
-    load_start = _loadavg()
+    load_start = loadavg()
     t_start = time.perf_counter()
 
     # ------------------------------------------------------------------ 1. bias configuration
@@ -477,10 +439,10 @@ def main(argv: list[str] | None = None) -> int:
 
     # ------------------------------------------------------------------ 3. projections
     proj = run_projections(sz, t_start)
-    load_end = _loadavg()
+    load_end = loadavg()
     total = time.perf_counter() - t_start
     if mach["root"] is None:
-        mach["root"] = _root_version_subprocess()
+        mach["root"] = root_version_subprocess()
 
     # ------------------------------------------------------------------ print
     high_load = bool(load_start and load_end and max(load_start[0], load_end[0]) > 0.5 * (mach["cpu_count"] or 1))
@@ -617,20 +579,10 @@ def main(argv: list[str] | None = None) -> int:
                    targets=dict(toys_per_s=dict(target=TARGET_TOYS_PER_S, wall=rb_w, cpu=rb_c, met_wall=met_w, met_cpu=met_c),
                                 coverage_hours=dict(target=TARGET_COVERAGE_HOURS, wall=cov["hours_wall"],
                                                     cpu=cov["hours_cpu"], met_wall=cm_w, met_cpu=cm_c)))
-        Path(args.json_file).write_text(json.dumps(doc, indent=2, default=_json_default) + "\n")
+        Path(args.json_file).write_text(json.dumps(doc, indent=2, default=json_default) + "\n")
     return 0
 
 
-def _json_default(o: Any) -> Any:
-    if isinstance(o, (np.floating, np.integer)):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, np.bool_):
-        return bool(o)
-    if isinstance(o, tuple):
-        return list(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
 if __name__ == "__main__":
