@@ -34,8 +34,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -48,7 +46,6 @@ from typing import Any
 
 import numpy as np
 
-import iminuit
 from iminuit import Minuit
 
 from _machine import json_default, loadavg, machine_info, root_version_subprocess
@@ -355,7 +352,7 @@ def report_dataset(name: str, cfg: dict, rows: dict[str, dict], offset: float, n
     for r in table:
         print("  " + "  ".join(str(v).ljust(w) if i == 0 else str(v).rjust(w) for i, (v, w) in enumerate(zip(r, widths))))
     print("  expmix runs (s): " + ", ".join(f"{t:.3f}" for t in ref["wall_runs"])
-          + f"; method=\"migrad\" runs (s): " + ", ".join(f"{t:.3f}" for t in rows['expmix (method="migrad")']["wall_runs"])
+          + "; method=\"migrad\" runs (s): " + ", ".join(f"{t:.3f}" for t in rows['expmix (method="migrad")']["wall_runs"])
           + "  (median reported; first run includes warm-up)")
     for label, c in rows.items():
         if label.startswith("expmix"):

@@ -48,7 +48,6 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXP
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -60,8 +59,6 @@ from typing import Any, Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-import iminuit  # noqa: E402
-import scipy  # noqa: E402
 
 from _machine import json_default, loadavg, machine_info, root_version_subprocess
 import expmix  # noqa: E402

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 from iminuit import Minuit
-from scipy.special import log_ndtr, ndtr, xlogy
+from scipy.special import ndtr, xlogy
 
 from ._util import readonly
 from .data import BinnedData, UnbinnedData
@@ -200,6 +200,3 @@ def fit_signal(
         errors=readonly(np.array(m.errors, dtype=float)),
         background=background,
     )
-
-
-del log_ndtr
