@@ -23,6 +23,7 @@ polishes the best one with MIGRAD and HESSE.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Callable
 
 import numpy as np
@@ -50,11 +51,12 @@ class Observations:
     def events(cls, x: np.ndarray, x_min: float, x_max: float) -> Observations:
         return cls(x_max - x_min, d=np.asarray(x, dtype=float) - x_min)
 
-    @property
+    @cached_property
     def log_width(self) -> np.ndarray:
+        """``log(width)``, computed once: every evaluation of a batch needs it."""
         return np.log(self.width)  # type: ignore[arg-type]
 
-    @property
+    @cached_property
     def width2(self) -> np.ndarray:
         return self.width * self.width  # type: ignore[operator]
 

@@ -29,7 +29,7 @@ log (dijet, f1, f2), and profiled over a grid of ``p1`` for f3, f4 (and of ``xi`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any, Callable
 
 import numpy as np
@@ -287,7 +287,9 @@ class FamilyModel:
         a, b = np.broadcast_arrays(np.asarray(a, float), np.asarray(b, float))
         return np.where(b > a, np.clip(self.cdf(b) - self.cdf(a), 0.0, 1.0), 0.0)
 
+    @cached_property
     def _cdf_table(self) -> tuple[np.ndarray, np.ndarray]:
+        """Cumulative probabilities on a fine grid, computed once per model."""
         grid = np.geomspace(*self.support, 4097) if self.support[0] > 0 else np.linspace(*self.support, 4097)
         p = self.bin_probabilities(grid)
         c = np.concatenate([[0.0], np.cumsum(p)])
@@ -296,7 +298,7 @@ class FamilyModel:
     def cdf(self, x: Any) -> np.ndarray:
         """Cumulative distribution (exact integral from x_min, vectorized through a fine table + one panel)."""
         x = np.clip(np.asarray(x, dtype=float), *self.support)
-        grid, c = self._cdf_table()
+        grid, c = self._cdf_table
         j = np.clip(np.searchsorted(grid, x, side="right") - 1, 0, grid.size - 2)
         lo = grid[j]
         nodes = lo[..., None] + (x - lo)[..., None] * (0.5 * (_GL_NODES + 1))
@@ -306,7 +308,7 @@ class FamilyModel:
     def ppf(self, q: Any) -> np.ndarray:
         """Quantiles by Newton iteration on :meth:`cdf`, started from the interpolated table."""
         q = np.clip(np.asarray(q, dtype=float), 0.0, 1.0)
-        grid, c = self._cdf_table()
+        grid, c = self._cdf_table
         x = np.interp(q, c, grid)
         for _ in range(8):
             d = self.pdf(x)
