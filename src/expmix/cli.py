@@ -72,7 +72,7 @@ def _print_pipeline(out: dict[str, Any], stream: Any) -> None:
     sel = out["selection"]
     print(str(sel), file=stream)
     print("", file=stream)
-    print(f"chosen fit ({'AIC'}):", file=stream)
+    print(f"chosen fit ({sel.criterion.upper()}):", file=stream)
     print(str(sel.best), file=stream)
     print("", file=stream)
     print(f"{'model':<14} {'chi2':>9} {'ndf':>4} {'chi2/ndf':>9} {'p-value':>8}   (merged bins >= 30 events)", file=stream)

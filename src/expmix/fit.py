@@ -270,7 +270,7 @@ def _errors(m: Minuit | None, n: int) -> tuple[np.ndarray, np.ndarray, bool, boo
 
 
 # ============================================================================ mixture starts
-def _mixture_informed(par: MixtureParametrization, init: Any, rng: np.random.Generator) -> list[np.ndarray]:
+def _mixture_informed(par: MixtureParametrization, init: Any) -> list[np.ndarray]:
     """Informed starts for k components from a (k-1)-component model (splits and additions)."""
     k = par.k
     out: list[np.ndarray] = []
@@ -512,7 +512,7 @@ def fit(
         par = MixtureParametrization(k, bref, data.range, cap)
         cost = MixtureNLL(data, par)
         names, limits = par.names, par.limits
-        informed = _mixture_informed(par, init, rng)
+        informed = _mixture_informed(par, init)
         if method == "newton":
             best, fvals, nfcn, n_conv = _newton_multistart(
                 data, cost, par, informed, starts, retries, rng, strategy, tol

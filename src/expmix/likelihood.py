@@ -130,7 +130,6 @@ class MixtureNLL:
         theta = np.asarray(theta, dtype=float)
         if self._cache_theta is not None and np.array_equal(theta, self._cache_theta):
             return self._cache  # type: ignore[return-value]
-        k = self.par.k
         beta, logw = self.par.split(theta)
         with np.errstate(all="ignore"):
             lp, dlp = self._terms(beta)
@@ -154,7 +153,6 @@ class MixtureNLL:
             val = np.inf
         grad = np.where(np.isfinite(grad), grad, 0.0)
         self._cache_theta, self._cache = theta.copy(), (val, grad)
-        del k
         return val, grad
 
     def __call__(self, theta: np.ndarray) -> float:
